@@ -1,0 +1,178 @@
+//! An MNIST split (images with their labels), built from a pair of IDX files and checked to be a
+//! set LeNet-5 can learn from: 28x28 images, as many labels as images, digits 0-9.
+
+use thiserror::Error;
+
+use super::idx::{self, IdxError};
+
+/// Side of an MNIST image in pixels.
+pub const IMAGE_SIDE: usize = 28;
+/// Pixels in one MNIST image.
+pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
+/// Digits 0-9.
+pub const NUM_CLASSES: usize = 10;
+
+/// Why a pair of files is not a usable MNIST split.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DatasetError {
+    #[error(transparent)]
+    Idx(#[from] IdxError),
+    #[error("the images are {rows}x{cols} pixels; MNIST images are 28x28")]
+    WrongImageSize { rows: usize, cols: usize },
+    #[error("the images file holds {images} images but the labels file holds {labels} labels")]
+    CountMismatch { images: usize, labels: usize },
+    #[error("label {value} at position {index} is not a digit 0-9")]
+    LabelOutOfRange { index: usize, value: u8 },
+    #[error("the files hold no images")]
+    Empty,
+}
+
+/// One MNIST split: `len()` images of 28x28 grey levels (0-255) and their digit labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MnistDataset {
+    pixels: Vec<u8>,
+    labels: Vec<u8>,
+}
+
+impl MnistDataset {
+    /// Builds a split from the bytes of an (un-gzipped) IDX images file and IDX labels file.
+    pub fn from_idx(images: &[u8], labels: &[u8]) -> Result<Self, DatasetError> {
+        let images = idx::parse_images(images)?;
+        let labels = idx::parse_labels(labels)?;
+        if (images.rows, images.cols) != (IMAGE_SIDE, IMAGE_SIDE) {
+            return Err(DatasetError::WrongImageSize {
+                rows: images.rows,
+                cols: images.cols,
+            });
+        }
+        Self::new(images.pixels, labels)
+    }
+
+    /// Builds a split from raw 28x28 grey-level images laid end to end and their labels.
+    pub fn new(pixels: Vec<u8>, labels: Vec<u8>) -> Result<Self, DatasetError> {
+        if pixels.len() % IMAGE_PIXELS != 0 {
+            return Err(DatasetError::WrongImageSize {
+                rows: IMAGE_SIDE,
+                cols: pixels.len() % IMAGE_PIXELS,
+            });
+        }
+        let images = pixels.len() / IMAGE_PIXELS;
+        if images != labels.len() {
+            return Err(DatasetError::CountMismatch {
+                images,
+                labels: labels.len(),
+            });
+        }
+        if images == 0 {
+            return Err(DatasetError::Empty);
+        }
+        if let Some((index, &value)) = labels
+            .iter()
+            .enumerate()
+            .find(|&(_, &l)| l as usize >= NUM_CLASSES)
+        {
+            return Err(DatasetError::LabelOutOfRange { index, value });
+        }
+        Ok(Self { pixels, labels })
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Never true: an empty split is rejected when built.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The 784 grey levels of image `index`.
+    pub fn image(&self, index: usize) -> &[u8] {
+        &self.pixels[index * IMAGE_PIXELS..(index + 1) * IMAGE_PIXELS]
+    }
+
+    /// The digit shown by image `index`.
+    pub fn label(&self, index: usize) -> u8 {
+        self.labels[index]
+    }
+
+    /// The first `n` images (all of them if there are fewer): a smaller split for quick runs.
+    pub fn take(&self, n: usize) -> Self {
+        let n = n.min(self.len()).max(1);
+        Self {
+            pixels: self.pixels[..n * IMAGE_PIXELS].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::idx::{IMAGES_MAGIC, LABELS_MAGIC, encode as idx};
+
+    #[test]
+    fn builds_from_matching_files() {
+        let images = idx(IMAGES_MAGIC, &[2, 28, 28], &[9; 2 * IMAGE_PIXELS]);
+        let labels = idx(LABELS_MAGIC, &[2], &[3, 9]);
+        let set = MnistDataset::from_idx(&images, &labels).unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.label(1), 9);
+        assert_eq!(set.image(1).len(), IMAGE_PIXELS);
+    }
+
+    #[test]
+    fn count_mismatch_is_rejected() {
+        let images = idx(IMAGES_MAGIC, &[2, 28, 28], &[0; 2 * IMAGE_PIXELS]);
+        let labels = idx(LABELS_MAGIC, &[3], &[1, 2, 3]);
+        assert_eq!(
+            MnistDataset::from_idx(&images, &labels),
+            Err(DatasetError::CountMismatch {
+                images: 2,
+                labels: 3
+            })
+        );
+    }
+
+    #[test]
+    fn wrong_image_size_is_rejected() {
+        let images = idx(IMAGES_MAGIC, &[1, 32, 32], &[0; 32 * 32]);
+        let labels = idx(LABELS_MAGIC, &[1], &[1]);
+        assert_eq!(
+            MnistDataset::from_idx(&images, &labels),
+            Err(DatasetError::WrongImageSize { rows: 32, cols: 32 })
+        );
+    }
+
+    #[test]
+    fn label_out_of_range_is_rejected() {
+        let images = idx(IMAGES_MAGIC, &[2, 28, 28], &[0; 2 * IMAGE_PIXELS]);
+        let labels = idx(LABELS_MAGIC, &[2], &[4, 12]);
+        assert_eq!(
+            MnistDataset::from_idx(&images, &labels),
+            Err(DatasetError::LabelOutOfRange {
+                index: 1,
+                value: 12
+            })
+        );
+    }
+
+    #[test]
+    fn empty_split_is_rejected() {
+        let images = idx(IMAGES_MAGIC, &[0, 28, 28], &[]);
+        let labels = idx(LABELS_MAGIC, &[0], &[]);
+        assert_eq!(
+            MnistDataset::from_idx(&images, &labels),
+            Err(DatasetError::Empty)
+        );
+    }
+
+    #[test]
+    fn idx_errors_pass_through() {
+        let labels = idx(LABELS_MAGIC, &[1], &[1]);
+        assert!(matches!(
+            MnistDataset::from_idx(&[1, 2, 3], &labels),
+            Err(DatasetError::Idx(IdxError::TruncatedHeader { .. }))
+        ));
+    }
+}

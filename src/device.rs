@@ -1,0 +1,144 @@
+//! The choice of backend: WebGPU (burn-wgpu) when the browser gives an adapter, otherwise the
+//! pure-Rust CPU backend (burn's `flex`). One build holds both; the rest of the crate only sees a
+//! [`Device`] and never branches on the backend.
+
+use std::{fmt, str::FromStr, sync::OnceLock};
+
+use burn::tensor::Device;
+use thiserror::Error;
+
+/// The backend a caller asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendRequest {
+    /// WebGPU when an adapter is available, otherwise the CPU.
+    #[default]
+    Auto,
+    /// WebGPU, or an error.
+    WebGpu,
+    /// The CPU backend.
+    Cpu,
+}
+
+/// The backend a device runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    WebGpu,
+    Cpu,
+}
+
+impl Backend {
+    /// The name shown to people and to JS: `"webgpu"` or `"cpu"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::WebGpu => "webgpu",
+            Backend::Cpu => "cpu",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why no device of the requested kind could be had.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum DeviceError {
+    #[error("unknown backend {0:?}: use \"auto\", \"webgpu\" or \"cpu\"")]
+    UnknownBackend(String),
+    #[error("WebGPU is not available: {0}")]
+    WebGpuUnavailable(String),
+}
+
+impl FromStr for BackendRequest {
+    type Err = DeviceError;
+
+    fn from_str(name: &str) -> Result<Self, DeviceError> {
+        match name.to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(Self::Auto),
+            "webgpu" | "gpu" => Ok(Self::WebGpu),
+            "cpu" => Ok(Self::Cpu),
+            _ => Err(DeviceError::UnknownBackend(name.to_owned())),
+        }
+    }
+}
+
+/// A device to train on, with the backend it runs on.
+#[derive(Debug, Clone)]
+pub struct ComputeDevice {
+    pub device: Device,
+    pub backend: Backend,
+    /// Why `Auto` fell back to the CPU, if it did.
+    pub fallback_reason: Option<String>,
+}
+
+impl ComputeDevice {
+    /// The CPU backend; always available.
+    pub fn cpu() -> Self {
+        Self {
+            device: Device::flex(),
+            backend: Backend::Cpu,
+            fallback_reason: None,
+        }
+    }
+
+    /// A device for `request`. `Auto` falls back to the CPU when WebGPU fails; `WebGpu` returns
+    /// the failure. `webgpu_present` is the caller's knowledge of whether the platform offers
+    /// WebGPU at all (in a browser, `navigator.gpu`); without it no adapter is requested.
+    pub async fn select(request: BackendRequest, webgpu_present: bool) -> Result<Self, DeviceError> {
+        match request {
+            BackendRequest::Cpu => Ok(Self::cpu()),
+            BackendRequest::WebGpu => webgpu_device(webgpu_present).await,
+            BackendRequest::Auto => Ok(webgpu_device(webgpu_present)
+                .await
+                .unwrap_or_else(|e| Self {
+                    fallback_reason: Some(e.to_string()),
+                    ..Self::cpu()
+                })),
+        }
+    }
+}
+
+/// The one WebGPU device of this program: burn's wgpu runtime can be initialised only once, so a
+/// second request reuses the first device.
+static WEBGPU: OnceLock<Device> = OnceLock::new();
+
+async fn webgpu_device(webgpu_present: bool) -> Result<ComputeDevice, DeviceError> {
+    if !webgpu_present {
+        return Err(DeviceError::WebGpuUnavailable(
+            "this browser has no navigator.gpu".into(),
+        ));
+    }
+    let device = match WEBGPU.get() {
+        Some(device) => device.clone(),
+        None => {
+            let device = Device::wgpu_options()
+                .init_async()
+                .await
+                .map_err(|e| DeviceError::WebGpuUnavailable(e.to_string()))?;
+            WEBGPU.get_or_init(|| device).clone()
+        }
+    };
+    Ok(ComputeDevice {
+        device,
+        backend: Backend::WebGpu,
+        fallback_reason: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_parse() {
+        assert_eq!("auto".parse(), Ok(BackendRequest::Auto));
+        assert_eq!("WebGPU".parse(), Ok(BackendRequest::WebGpu));
+        assert_eq!("cpu".parse(), Ok(BackendRequest::Cpu));
+        assert!(matches!(
+            "tpu".parse::<BackendRequest>(),
+            Err(DeviceError::UnknownBackend(_))
+        ));
+    }
+}

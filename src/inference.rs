@@ -1,0 +1,81 @@
+//! Running a trained model: evaluation on a labelled split and prediction for single images.
+//! Both read results back once, asynchronously, so they work on WebGPU in a browser.
+
+use std::sync::Arc;
+
+use burn::{
+    module::Module,
+    tensor::{Device, Tensor, TensorData},
+};
+
+use crate::{
+    data::{IMAGE_PIXELS, IMAGE_SIDE, MnistDataset, NUM_CLASSES, Pipeline, normalize},
+    metrics::Evaluation,
+    model::LeNet5,
+    training::TrainingError,
+};
+
+/// Images per forward pass during evaluation.
+pub const EVAL_BATCH: usize = 500;
+
+/// Classifies every image of `split` and tallies the results against its labels.
+pub async fn evaluate(
+    model: &LeNet5,
+    split: Arc<MnistDataset>,
+) -> Result<Evaluation, TrainingError> {
+    let model = model.valid();
+    let device = model_device(&model);
+    let labels: Vec<u8> = (0..split.len()).map(|i| split.label(i)).collect();
+    let predictions: Vec<Tensor<1, burn::tensor::Int>> = Pipeline::new(split)
+        .batch(EVAL_BATCH)
+        .batches()
+        .map(|batch| {
+            let n = batch.len();
+            let images = Tensor::<4>::from_data(
+                TensorData::new(batch.images, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+                &device,
+            );
+            model.forward(images).argmax(1).squeeze_dim::<1>(1)
+        })
+        .collect();
+    let predicted: Vec<u8> = Tensor::cat(predictions, 0)
+        .into_data_async()
+        .await?
+        .iter::<i64>()
+        .map(|p| p as u8)
+        .collect();
+    Ok(Evaluation::from_predictions(&predicted, &labels))
+}
+
+/// Probabilities of each digit for one 28x28 image of grey levels from 0 (background) to 1
+/// (ink), row-major, as the draw pad produces.
+pub async fn predict(model: &LeNet5, image: &[f32]) -> Result<[f32; NUM_CLASSES], TrainingError> {
+    if image.len() != IMAGE_PIXELS {
+        return Err(TrainingError::Settings(format!(
+            "an image to classify has 784 pixels (28x28), not {}",
+            image.len()
+        )));
+    }
+    let model = model.valid();
+    let device = model_device(&model);
+    let pixels: Vec<f32> = image
+        .iter()
+        .map(|&v| normalize((v.clamp(0.0, 1.0) * 255.0).round() as u8))
+        .collect();
+    let images =
+        Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, IMAGE_SIDE, IMAGE_SIDE]), &device);
+    let probs = model.probabilities(images).into_data_async().await?;
+    let mut out = [0.0; NUM_CLASSES];
+    for (o, p) in out.iter_mut().zip(probs.iter::<f32>()) {
+        *o = p;
+    }
+    Ok(out)
+}
+
+fn model_device(model: &LeNet5) -> Device {
+    model
+        .devices()
+        .into_iter()
+        .next()
+        .expect("LeNet-5 has parameters, so a device")
+}

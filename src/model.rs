@@ -1,0 +1,132 @@
+//! LeNet-5 (LeCun, Bottou, Bengio and Haffner, "Gradient-based learning applied to document
+//! recognition", Proc. IEEE 1998), as built in the MindSpore tutorial: ReLU activations and max
+//! pooling in place of the paper's scaled tanh and trainable sub-sampling, and a plain 10-way
+//! linear output in place of the RBF layer.
+
+use burn::{
+    config::Config,
+    module::Module,
+    nn::{
+        Linear, LinearConfig, PaddingConfig2d, Relu,
+        conv::{Conv2d, Conv2dConfig},
+        pool::{MaxPool2d, MaxPool2dConfig},
+    },
+    tensor::{Device, Tensor, activation::softmax},
+};
+
+use crate::data::IMAGE_SIDE;
+
+/// Layer sizes of LeNet-5 (LeCun et al. 1998, section II.B: C1 has 6 feature maps, C3 16,
+/// C5 120 units, F6 84 units, the output 10).
+#[derive(Config, Debug)]
+pub struct LeNet5Config {
+    #[config(default = 6)]
+    pub conv1_channels: usize,
+    #[config(default = 16)]
+    pub conv2_channels: usize,
+    #[config(default = 120)]
+    pub fc1_units: usize,
+    #[config(default = 84)]
+    pub fc2_units: usize,
+    #[config(default = 10)]
+    pub num_classes: usize,
+}
+
+impl Default for LeNet5Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Side of the 5x5 convolution kernels (LeCun et al. 1998).
+const KERNEL: usize = 5;
+/// The paper feeds 32x32 images; padding the 28x28 MNIST digits by 2 on each side does the same.
+const INPUT_PADDING: usize = 2;
+
+impl LeNet5Config {
+    /// Builds the network with freshly initialised weights on `device`.
+    pub fn init(&self, device: &Device) -> LeNet5 {
+        let p = INPUT_PADDING;
+        // After conv2 and the second pooling: 16 maps of 5x5 = 400 inputs to the first layer.
+        let side = ((IMAGE_SIDE + 2 * p - KERNEL + 1) / 2 - KERNEL + 1) / 2;
+        LeNet5 {
+            conv1: Conv2dConfig::new([1, self.conv1_channels], [KERNEL, KERNEL])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .init(device),
+            conv2: Conv2dConfig::new([self.conv1_channels, self.conv2_channels], [KERNEL, KERNEL])
+                .init(device),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            fc1: LinearConfig::new(self.conv2_channels * side * side, self.fc1_units).init(device),
+            fc2: LinearConfig::new(self.fc1_units, self.fc2_units).init(device),
+            fc3: LinearConfig::new(self.fc2_units, self.num_classes).init(device),
+            relu: Relu::new(),
+        }
+    }
+}
+
+/// The LeNet-5 network: two convolution cells, then three fully connected layers.
+#[derive(Module, Debug)]
+pub struct LeNet5 {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    pool: MaxPool2d,
+    fc1: Linear,
+    fc2: Linear,
+    fc3: Linear,
+    relu: Relu,
+}
+
+impl LeNet5 {
+    /// Class scores (logits) for a batch of normalised 28x28 images.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        // [batch, 1, 28, 28]
+        let x = self.pool.forward(self.relu.forward(self.conv1.forward(images)));
+        // [batch, 6, 14, 14]
+        let x = self.pool.forward(self.relu.forward(self.conv2.forward(x)));
+        // [batch, 16, 5, 5]
+        let x = x.flatten::<2>(1, 3);
+        // [batch, 400]
+        let x = self.relu.forward(self.fc1.forward(x));
+        // [batch, 120]
+        let x = self.relu.forward(self.fc2.forward(x));
+        // [batch, 84]
+        self.fc3.forward(x)
+        // [batch, 10]
+    }
+
+    /// Probabilities of each digit for a batch of normalised 28x28 images.
+    pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
+        softmax(self.forward(images), 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_one_score_per_digit() {
+        let device = Device::flex();
+        let model = LeNet5Config::new().init(&device);
+        let logits = model.forward(Tensor::zeros([3, 1, 28, 28], &device));
+        assert_eq!(logits.dims(), [3, 10]);
+    }
+
+    #[test]
+    fn probabilities_sum_to_one() {
+        let device = Device::flex();
+        let model = LeNet5Config::new().init(&device);
+        let probs = model.probabilities(Tensor::ones([2, 1, 28, 28], &device));
+        let sums = probs.sum_dim(1).into_data().to_vec::<f32>().unwrap();
+        for s in sums {
+            assert!((s - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn has_the_parameter_count_of_lenet5() {
+        // conv1 6*(25+1) + conv2 16*(6*25+1) + fc1 120*401 + fc2 84*121 + fc3 10*85
+        let model = LeNet5Config::new().init(&Device::flex());
+        assert_eq!(model.num_params(), 156 + 2416 + 48120 + 10164 + 850);
+    }
+}
