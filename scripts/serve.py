@@ -3,7 +3,7 @@
 of the repository, nothing else, with a strict Content-Security-Policy (the page loads nothing
 from other origins and runs no inline script).
 
-Usage: serve.py [PORT]
+Usage: serve.py [PORT]   (0 picks a free port; the address served is printed first)
 """
 
 import http.server
@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVED = ("/", "/index.html", "/www/", "/pkg/", "/data/", "/favicon.ico")
+SERVED = ("/", "/index.html", "/www/", "/pkg/", "/data/")
 CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
     "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; object-src 'none'; "

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use burn::{
     config::Config,
-    module::Module,
     nn::loss::CrossEntropyLossConfig,
     optim::{AdamConfig, GradientsParams, ModuleOptimizer},
     tensor::{Device, ExecutionError, Int, Tensor, TensorData},

