@@ -2,7 +2,9 @@
 //! pure-Rust CPU backend (burn's `flex`). One build holds both; the rest of the crate only sees a
 //! [`Device`] and never branches on the backend.
 
-use std::{fmt, str::FromStr, sync::OnceLock};
+#[cfg(target_arch = "wasm32")]
+use std::sync::OnceLock;
+use std::{fmt, str::FromStr};
 
 use burn::tensor::Device;
 use thiserror::Error;
@@ -86,24 +88,38 @@ impl ComputeDevice {
     /// A device for `request`. `Auto` falls back to the CPU when WebGPU fails; `WebGpu` returns
     /// the failure. `webgpu_present` is the caller's knowledge of whether the platform offers
     /// WebGPU at all (in a browser, `navigator.gpu`); without it no adapter is requested.
-    pub async fn select(request: BackendRequest, webgpu_present: bool) -> Result<Self, DeviceError> {
+    pub async fn select(
+        request: BackendRequest,
+        webgpu_present: bool,
+    ) -> Result<Self, DeviceError> {
         match request {
             BackendRequest::Cpu => Ok(Self::cpu()),
             BackendRequest::WebGpu => webgpu_device(webgpu_present).await,
-            BackendRequest::Auto => Ok(webgpu_device(webgpu_present)
-                .await
-                .unwrap_or_else(|e| Self {
-                    fallback_reason: Some(e.to_string()),
-                    ..Self::cpu()
-                })),
+            BackendRequest::Auto => {
+                Ok(webgpu_device(webgpu_present)
+                    .await
+                    .unwrap_or_else(|e| Self {
+                        fallback_reason: Some(e.to_string()),
+                        ..Self::cpu()
+                    }))
+            }
         }
     }
 }
 
 /// The one WebGPU device of this program: burn's wgpu runtime can be initialised only once, so a
 /// second request reuses the first device.
+#[cfg(target_arch = "wasm32")]
 static WEBGPU: OnceLock<Device> = OnceLock::new();
 
+#[cfg(not(target_arch = "wasm32"))]
+async fn webgpu_device(_webgpu_present: bool) -> Result<ComputeDevice, DeviceError> {
+    Err(DeviceError::WebGpuUnavailable(
+        "native builds train on the CPU backend; WebGPU is for the browser".into(),
+    ))
+}
+
+#[cfg(target_arch = "wasm32")]
 async fn webgpu_device(webgpu_present: bool) -> Result<ComputeDevice, DeviceError> {
     if !webgpu_present {
         return Err(DeviceError::WebGpuUnavailable(
@@ -130,6 +146,20 @@ async fn webgpu_device(webgpu_present: bool) -> Result<ComputeDevice, DeviceErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn auto_falls_back_to_the_cpu_and_says_why() {
+        let device =
+            futures_lite::future::block_on(ComputeDevice::select(BackendRequest::Auto, false))
+                .unwrap();
+        assert_eq!(device.backend, Backend::Cpu);
+        assert!(device.fallback_reason.unwrap().contains("WebGPU"));
+        assert!(
+            futures_lite::future::block_on(ComputeDevice::select(BackendRequest::WebGpu, false))
+                .is_err()
+        );
+    }
 
     #[test]
     fn backend_names_parse() {

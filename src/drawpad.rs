@@ -39,7 +39,8 @@ pub fn ink_from_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Vec<f32
     Ok(rgba
         .chunks_exact(4)
         .map(|p| {
-            let luminance = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
+            let luminance =
+                (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
             (1.0 - luminance) * p[3] as f32 / 255.0
         })
         .collect())
@@ -166,14 +167,19 @@ mod tests {
     #[test]
     fn a_tall_stroke_is_scaled_to_20_pixels_and_centred() {
         // A vertical bar 20 wide and 200 high, off-centre in a 280x280 pad.
-        let ink = canvas(280, 280, |x, y| (30..50).contains(&x) && (10..210).contains(&y));
+        let ink = canvas(280, 280, |x, y| {
+            (30..50).contains(&x) && (10..210).contains(&y)
+        });
         let image = to_mnist(&ink, 280, 280).unwrap();
         let rows_with_ink = (0..28)
             .filter(|y| (0..28).any(|x| image[y * 28 + x] > 0.5))
             .count();
         assert_eq!(rows_with_ink, 20);
         let (cx, cy) = centre_of_mass(&image, 28);
-        assert!((cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5, "{cx} {cy}");
+        assert!(
+            (cx - 14.0).abs() <= 0.5 && (cy - 14.0).abs() <= 0.5,
+            "{cx} {cy}"
+        );
         // 20 wide x 200 high scales to 2 x 20: the ink is conserved (40 pixels' worth).
         let total: f32 = image.iter().sum();
         assert!((total - 40.0).abs() < 0.5, "{total}");
@@ -181,7 +187,9 @@ mod tests {
 
     #[test]
     fn a_small_dot_is_enlarged() {
-        let ink = canvas(100, 100, |x, y| (50..54).contains(&x) && (50..54).contains(&y));
+        let ink = canvas(100, 100, |x, y| {
+            (50..54).contains(&x) && (50..54).contains(&y)
+        });
         let image = to_mnist(&ink, 100, 100).unwrap();
         assert_eq!(image.iter().filter(|&&v| v > 0.5).count(), 400);
     }

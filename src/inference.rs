@@ -62,8 +62,10 @@ pub async fn predict(model: &LeNet5, image: &[f32]) -> Result<[f32; NUM_CLASSES]
         .iter()
         .map(|&v| normalize((v.clamp(0.0, 1.0) * 255.0).round() as u8))
         .collect();
-    let images =
-        Tensor::<4>::from_data(TensorData::new(pixels, [1, 1, IMAGE_SIDE, IMAGE_SIDE]), &device);
+    let images = Tensor::<4>::from_data(
+        TensorData::new(pixels, [1, 1, IMAGE_SIDE, IMAGE_SIDE]),
+        &device,
+    );
     let probs = model.probabilities(images).into_data_async().await?;
     let mut out = [0.0; NUM_CLASSES];
     for (o, p) in out.iter_mut().zip(probs.iter::<f32>()) {

@@ -80,7 +80,9 @@ impl LeNet5 {
     /// Class scores (logits) for a batch of normalised 28x28 images.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         // [batch, 1, 28, 28]
-        let x = self.pool.forward(self.relu.forward(self.conv1.forward(images)));
+        let x = self
+            .pool
+            .forward(self.relu.forward(self.conv1.forward(images)));
         // [batch, 6, 14, 14]
         let x = self.pool.forward(self.relu.forward(self.conv2.forward(x)));
         // [batch, 16, 5, 5]
@@ -117,7 +119,11 @@ mod tests {
         let device = Device::flex();
         let model = LeNet5Config::new().init(&device);
         let probs = model.probabilities(Tensor::ones([2, 1, 28, 28], &device));
-        let sums = probs.sum_dim(1).into_data().iter::<f32>().collect::<Vec<_>>();
+        let sums = probs
+            .sum_dim(1)
+            .into_data()
+            .iter::<f32>()
+            .collect::<Vec<_>>();
         for s in sums {
             assert!((s - 1.0).abs() < 1e-5);
         }

@@ -48,7 +48,9 @@ impl Default for TrainingConfig {
 /// Why training stopped with an error.
 #[derive(Debug, Error)]
 pub enum TrainingError {
-    #[error("the loss became {loss} at step {step}: training diverged (try a smaller learning rate)")]
+    #[error(
+        "the loss became {loss} at step {step}: training diverged (try a smaller learning rate)"
+    )]
     Diverged { step: usize, loss: f64 },
     #[error("reading results back from the device failed: {0}")]
     Device(String),
@@ -186,7 +188,9 @@ impl Trainer {
 
     /// The model as trained so far.
     pub fn model(&self) -> &LeNet5 {
-        self.model.as_ref().expect("the model is present between steps")
+        self.model
+            .as_ref()
+            .expect("the model is present between steps")
     }
 
     /// Ends the run, giving back the model as trained so far.
@@ -246,7 +250,10 @@ impl Trainer {
             &self.device,
         );
         let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), &self.device);
-        let model = self.model.take().expect("the model is present between steps");
+        let model = self
+            .model
+            .take()
+            .expect("the model is present between steps");
 
         let logits = model.forward(images);
         let loss = CrossEntropyLossConfig::new()
@@ -260,10 +267,7 @@ impl Trainer {
             .int()
             .sum();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(
-            self.optimizer
-                .step(self.config.learning_rate, model, grads),
-        );
+        self.model = Some(self.optimizer.step(self.config.learning_rate, model, grads));
         (loss.detach().mul_scalar(n as f64), correct)
     }
 }

@@ -139,7 +139,11 @@ impl LeNet {
     /// (1), `batchSize` (64), `learningRate` (0.001), `seed` (42) and `readEvery` (20: steps
     /// between read-backs of the loss). `limit` trains on only the first `limit` images.
     #[wasm_bindgen(js_name = startTraining)]
-    pub fn start_training(&mut self, options: JsValue, limit: Option<usize>) -> Result<(), JsError> {
+    pub fn start_training(
+        &mut self,
+        options: JsValue,
+        limit: Option<usize>,
+    ) -> Result<(), JsError> {
         let options: TrainOptions = if options.is_undefined() || options.is_null() {
             TrainOptions::default()
         } else {

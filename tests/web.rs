@@ -20,7 +20,9 @@ static TRAIN_LABELS: &[u8] = include_bytes!("../data/train-labels-idx1-ubyte.gz"
 
 fn gunzip(gz: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(gz).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -32,7 +34,8 @@ fn first_training_images(n: usize) -> Arc<MnistDataset> {
 /// Trains `steps` steps, reading the loss every `read_every`, and returns the losses read.
 async fn losses(compute: &ComputeDevice, steps: usize, read_every: usize) -> Vec<f64> {
     let config = TrainingConfig::new().with_read_every(read_every);
-    let mut trainer = Trainer::new(&compute.device, first_training_images(64 * steps), config).unwrap();
+    let mut trainer =
+        Trainer::new(&compute.device, first_training_images(64 * steps), config).unwrap();
     let mut losses = Vec::new();
     for _ in 0..steps {
         let progress = trainer.step().await.unwrap().unwrap();
@@ -49,7 +52,9 @@ fn assert_falls(losses: &[f64]) {
 
 #[wasm_bindgen_test]
 async fn trains_on_the_cpu_backend() {
-    let compute = ComputeDevice::select(BackendRequest::Cpu, true).await.unwrap();
+    let compute = ComputeDevice::select(BackendRequest::Cpu, true)
+        .await
+        .unwrap();
     assert_eq!(compute.backend, Backend::Cpu);
     let losses = losses(&compute, 60, 10).await;
     assert_eq!(losses.len(), 6);

@@ -1,8 +1,8 @@
 // The draw pad: a canvas people write a digit on with a mouse, a finger or a pen.
 
-/** Stroke width in pad pixels: on a 280-pixel pad the digit's box becomes 20 pixels, so a
- * 20-pixel pen gives strokes about 2 MNIST pixels wide, like the originals. */
-const STROKE_WIDTH = 20;
+/** Stroke width in pad pixels: a digit written across most of the 280-pixel pad is scaled to
+ * 20 pixels, so a 24-pixel pen gives strokes 2-3 MNIST pixels wide, like the originals. */
+const STROKE_WIDTH = 24;
 
 /**
  * Makes `canvas` a draw pad.
@@ -31,6 +31,16 @@ export function createDrawPad(canvas, onChange) {
     };
   }
 
+  /** Draws a round dot: where a stroke starts, so a tap leaves ink too. */
+  function dot(point) {
+    ctx.fillStyle = '#000';
+    ctx.beginPath();
+    ctx.arc(point.x, point.y, STROKE_WIDTH / 2, 0, 2 * Math.PI);
+    ctx.fill();
+    last = point;
+    blank = false;
+  }
+
   function strokeTo(point) {
     ctx.strokeStyle = '#000';
     ctx.lineWidth = STROKE_WIDTH;
@@ -41,14 +51,12 @@ export function createDrawPad(canvas, onChange) {
     ctx.lineTo(point.x, point.y);
     ctx.stroke();
     last = point;
-    blank = false;
   }
 
   canvas.addEventListener('pointerdown', (event) => {
     canvas.setPointerCapture(event.pointerId);
     drawing = true;
-    last = position(event);
-    strokeTo(last);
+    dot(position(event));
     onChange();
   });
   canvas.addEventListener('pointermove', (event) => {

@@ -22,7 +22,9 @@ pub const LABELS_MAGIC: u32 = 0x0000_0801;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IdxError {
     /// The file ends inside its header.
-    #[error("the {kind} file is too short for an IDX header: {len} bytes, the header needs {needed}")]
+    #[error(
+        "the {kind} file is too short for an IDX header: {len} bytes, the header needs {needed}"
+    )]
     TruncatedHeader {
         kind: &'static str,
         len: usize,
@@ -38,7 +40,9 @@ pub enum IdxError {
         found: u32,
     },
     /// The header promises more or fewer bytes than the file holds.
-    #[error("the {kind} file should hold {expected} bytes after its header but holds {found}: it is truncated or corrupt")]
+    #[error(
+        "the {kind} file should hold {expected} bytes after its header but holds {found}: it is truncated or corrupt"
+    )]
     WrongLength {
         kind: &'static str,
         expected: usize,
@@ -158,7 +162,11 @@ mod tests {
 
     #[test]
     fn parses_images_row_major() {
-        let file = idx(IMAGES_MAGIC, &[2, 2, 3], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+        let file = idx(
+            IMAGES_MAGIC,
+            &[2, 2, 3],
+            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        );
         let images = parse_images(&file).unwrap();
         assert_eq!((images.count, images.rows, images.cols), (2, 2, 3));
         assert_eq!(images.pixels, (0..12).collect::<Vec<u8>>());

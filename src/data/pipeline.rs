@@ -210,7 +210,11 @@ mod tests {
 
     #[test]
     fn map_stage_normalises_each_image_with_its_label() {
-        let batch = Pipeline::new(numbered(12)).batch(12).batches().next().unwrap();
+        let batch = Pipeline::new(numbered(12))
+            .batch(12)
+            .batches()
+            .next()
+            .unwrap();
         assert_eq!(batch.images.len(), 12 * IMAGE_PIXELS);
         assert_eq!(batch.images[IMAGE_PIXELS * 11], normalize(11));
         assert_eq!(batch.labels[9..], [9, 0, 1]);
