@@ -52,6 +52,7 @@ serve:
 test-native:
 	cargo test
 
+test-browser: export WASM_BINDGEN_TEST_TIMEOUT = 600
 test-browser:
 	wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) -- --test web
 

@@ -209,13 +209,13 @@ impl Trainer {
         let Some(batch) = self.batches.next() else {
             return Ok(None);
         };
-        let images = batch.len();
-        let (loss_sum, correct) = self.learn(batch.clone());
+        let (epoch, index, images) = (batch.epoch, batch.index, batch.len());
+        let (loss_sum, correct) = self.learn(batch);
         self.window.add(loss_sum, correct, images);
         self.step += 1;
         self.images_seen += images;
 
-        let epoch_done = batch.index + 1 == self.steps_per_epoch;
+        let epoch_done = index + 1 == self.steps_per_epoch;
         let metrics = if epoch_done || self.step % self.config.read_every == 0 {
             let metrics = self.window.read().await?;
             if let Some(m) = metrics.filter(|m| !m.loss.is_finite()) {
@@ -229,9 +229,9 @@ impl Trainer {
             None
         };
         Ok(Some(Progress {
-            epoch: batch.epoch + 1,
+            epoch: epoch + 1,
             epochs: self.config.epochs,
-            step_in_epoch: batch.index + 1,
+            step_in_epoch: index + 1,
             steps_per_epoch: self.steps_per_epoch,
             step: self.step,
             total_steps: self.total_steps,

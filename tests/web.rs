@@ -40,8 +40,26 @@ async fn losses(compute: &ComputeDevice, steps: usize, read_every: usize) -> Vec
     for _ in 0..steps {
         let progress = trainer.step().await.unwrap().unwrap();
         losses.extend(progress.metrics.map(|m| m.loss));
+        yield_to_browser().await;
     }
     losses
+}
+
+/// Lets the browser run its event loop: the CPU backend computes a step without giving the page
+/// back, and the test runner must be able to poll the page.
+async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        let set_timeout: js_sys::Function = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .expect("setTimeout exists")
+            .into();
+        set_timeout
+            .call2(&global, &resolve, &0.into())
+            .expect("setTimeout runs");
+    });
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .expect("a timeout resolves");
 }
 
 fn assert_falls(losses: &[f64]) {
