@@ -51,11 +51,18 @@ struct EvaluationJs {
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&e.to_string()))
+        .map_err(js_error)
 }
 
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
+}
+
+/// A split from un-gzipped IDX images and labels files.
+fn parse_split(images: &[u8], labels: &[u8]) -> Result<Arc<MnistDataset>, JsError> {
+    Ok(Arc::new(
+        MnistDataset::from_idx(images, labels).map_err(js_error)?,
+    ))
 }
 
 /// True when the global scope (window or worker) has `navigator.gpu`.
@@ -120,19 +127,15 @@ impl LeNet {
     /// Throws, keeping any split loaded before, if the files are corrupt or do not match.
     #[wasm_bindgen(js_name = loadTrainingSet)]
     pub fn load_training_set(&mut self, images: &[u8], labels: &[u8]) -> Result<usize, JsError> {
-        let set = MnistDataset::from_idx(images, labels).map_err(js_error)?;
-        let n = set.len();
-        self.train = Some(Arc::new(set));
-        Ok(n)
+        let set = parse_split(images, labels)?;
+        Ok(self.train.insert(set).len())
     }
 
     /// Loads the test split from un-gzipped IDX files; returns the number of images.
     #[wasm_bindgen(js_name = loadTestSet)]
     pub fn load_test_set(&mut self, images: &[u8], labels: &[u8]) -> Result<usize, JsError> {
-        let set = MnistDataset::from_idx(images, labels).map_err(js_error)?;
-        let n = set.len();
-        self.test = Some(Arc::new(set));
-        Ok(n)
+        let set = parse_split(images, labels)?;
+        Ok(self.test.insert(set).len())
     }
 
     /// Starts a new training run from freshly initialised weights. `options` may set `epochs`
