@@ -47,8 +47,10 @@ impl LeNet5Config {
     /// Builds the network with freshly initialised weights on `device`.
     pub fn init(&self, device: &Device) -> LeNet5 {
         let p = INPUT_PADDING;
-        // After conv2 and the second pooling: 16 maps of 5x5 = 400 inputs to the first layer.
-        let side = ((IMAGE_SIDE + 2 * p - KERNEL + 1) / 2 - KERNEL + 1) / 2;
+        // A valid 5x5 convolution takes 4 off the side, a 2x2 pooling halves it:
+        // 28 (+4 padding) -> 28 -> 14 -> 10 -> 5, so fc1 has 16 maps of 5x5 = 400 inputs.
+        let conv = |side: usize| side - KERNEL + 1;
+        let side = conv(conv(IMAGE_SIDE + 2 * p) / 2) / 2;
         LeNet5 {
             conv1: Conv2dConfig::new([1, self.conv1_channels], [KERNEL, KERNEL])
                 .with_padding(PaddingConfig2d::Explicit(p, p, p, p))

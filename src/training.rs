@@ -216,7 +216,7 @@ impl Trainer {
         self.images_seen += images;
 
         let epoch_done = index + 1 == self.steps_per_epoch;
-        let metrics = if epoch_done || self.step % self.config.read_every == 0 {
+        let metrics = if epoch_done || self.step.is_multiple_of(self.config.read_every) {
             let metrics = self.window.read().await?;
             if let Some(m) = metrics.filter(|m| !m.loss.is_finite()) {
                 return Err(TrainingError::Diverged {

@@ -50,7 +50,7 @@ impl MnistDataset {
 
     /// Builds a split from raw 28x28 grey-level images laid end to end and their labels.
     pub fn new(pixels: Vec<u8>, labels: Vec<u8>) -> Result<Self, DatasetError> {
-        if pixels.len() % IMAGE_PIXELS != 0 {
+        if !pixels.len().is_multiple_of(IMAGE_PIXELS) {
             return Err(DatasetError::WrongImageSize {
                 rows: IMAGE_SIDE,
                 cols: pixels.len() % IMAGE_PIXELS,
