@@ -1,71 +1,24 @@
-// The demo page: downloads MNIST, trains LeNet-5 when asked, evaluates it, and classifies what
-// is drawn on the pad. All the model work is done by the wasm package in ../pkg.
+// The demo page: the UI around www/worker.js, which downloads MNIST, trains LeNet-5 and
+// classifies what is drawn on the pad, in a module Web Worker so the page stays responsive.
 
-import init, { LeNet } from '../pkg/lenet_web.js';
-import { downloadMnist } from './mnist.js';
 import { createDrawPad } from './drawpad.js';
 
 const $ = (id) => document.getElementById(id);
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 
-/** Milliseconds of work between yields to the browser, so the page keeps painting. */
-const FRAME_BUDGET_MS = 40;
-
-let lenet = null;
-let lenetBackend = null;
-let mnist = null;
-let stopRequested = false;
-
-/** Calls into the wasm model one at a time (a prediction must not overlap a training step). */
-let queue = Promise.resolve();
-function withModel(task) {
-  const run = queue.then(() => task(lenet));
-  queue = run.catch(() => {});
-  return run;
+/** @param {string} cmd @param {object} [data] */
+function send(cmd, data = {}, transfer = []) {
+  worker.postMessage({ cmd, ...data }, transfer);
 }
 
 function setState(state) {
   document.body.dataset.state = state;
 }
 
-function showError(error) {
+function showError(message) {
   const box = $('error');
-  box.textContent = `Error: ${error?.message ?? error}`;
+  box.textContent = `Error: ${message}`;
   box.hidden = false;
-  console.error(error);
-}
-
-function yieldToBrowser() {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/** Creates the model on the backend chosen in the form, loading the data into it. */
-async function createModel(choice) {
-  const created = await LeNet.create(choice);
-  if (mnist) {
-    created.loadTrainingSet(mnist.trainImages, mnist.trainLabels);
-    created.loadTestSet(mnist.testImages, mnist.testLabels);
-  }
-  lenet?.free();
-  lenet = created;
-  lenetBackend = choice;
-  $('backend').textContent = created.backend === 'webgpu' ? 'WebGPU' : 'CPU';
-  $('backend-note').textContent = created.fallbackReason ? `(${created.fallbackReason})` : '';
-}
-
-async function loadData() {
-  setState('loading');
-  const progress = $('data-progress');
-  mnist = await downloadMnist((loaded, total) => {
-    progress.max = total || 1;
-    progress.value = loaded;
-    $('data-status').textContent = `Downloading MNIST… ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
-  });
-  const trainCount = await withModel((m) => m.loadTrainingSet(mnist.trainImages, mnist.trainLabels));
-  const testCount = await withModel((m) => m.loadTestSet(mnist.testImages, mnist.testLabels));
-  progress.value = progress.max;
-  $('data-status').textContent = `MNIST loaded: ${trainCount.toLocaleString()} training and ${testCount.toLocaleString()} test images.`;
-  $('train').disabled = false;
-  setState('ready');
 }
 
 function readOptions() {
@@ -76,7 +29,14 @@ function readOptions() {
   };
 }
 
-function showProgress(p, imagesPerSecond) {
+function setTraining(training) {
+  $('train').disabled = training;
+  $('pause').disabled = !training;
+  $('stop').disabled = !training;
+  $('pause').textContent = 'Pause';
+}
+
+function showProgress(p) {
   $('train-progress').max = p.totalSteps;
   $('train-progress').value = p.step;
   $('stat-epoch').textContent = `${p.epoch} / ${p.epochs}`;
@@ -84,78 +44,27 @@ function showProgress(p, imagesPerSecond) {
   if (p.loss !== undefined) {
     $('stat-loss').textContent = p.loss.toFixed(4);
     $('stat-accuracy').textContent = `${(p.accuracy * 100).toFixed(2)}%`;
-    $('stat-speed').textContent = Math.round(imagesPerSecond).toLocaleString();
-  }
-}
-
-async function train() {
-  $('train').disabled = true;
-  $('stop').disabled = false;
-  stopRequested = false;
-  setState('training');
-  $('test-accuracy').textContent = '–';
-  try {
-    const choice = $('backend-choice').value;
-    if (choice !== lenetBackend) await withModel(() => createModel(choice));
-    await withModel((m) => m.startTraining(readOptions()));
-    $('train-status').textContent = `Training on ${lenet.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`;
-    let mark = { time: performance.now(), images: 0 };
-    let lastYield = performance.now();
-    for (;;) {
-      if (stopRequested) {
-        await withModel((m) => m.stopTraining());
-        break;
-      }
-      const p = await withModel((m) => m.step());
-      if (!p) break;
-      if (p.loss !== undefined) {
-        const now = performance.now();
-        showProgress(p, ((p.imagesSeen - mark.images) * 1000) / (now - mark.time));
-        mark = { time: now, images: p.imagesSeen };
-      } else {
-        showProgress(p, 0);
-      }
-      if (performance.now() - lastYield > FRAME_BUDGET_MS) {
-        await yieldToBrowser();
-        lastYield = performance.now();
-      }
-    }
-    $('train-status').textContent = 'Evaluating on the 10,000 test images…';
-    await yieldToBrowser();
-    const evaluation = await withModel((m) => m.evaluate());
-    $('test-accuracy').textContent = `${(evaluation.accuracy * 100).toFixed(2)}%`;
-    $('train-status').textContent =
-      `${stopRequested ? 'Stopped' : 'Done'}: ${evaluation.correct.toLocaleString()} of ${evaluation.total.toLocaleString()} test images right. Draw a digit below.`;
-    setState('trained');
-    predictDrawing();
-  } catch (e) {
-    showError(e);
-    $('train-status').textContent = 'Training stopped because of an error.';
-    setState('ready');
-  } finally {
-    $('train').disabled = false;
-    $('stop').disabled = true;
+    $('stat-speed').textContent = Math.round(p.imagesPerSecond).toLocaleString();
   }
 }
 
 /** Shows the 28x28 image the model saw and its probabilities. */
-function showPrediction(prediction) {
-  $('prediction').textContent = String(prediction.digit);
+function showPrediction({ image, probabilities, digit }) {
+  $('prediction').textContent = String(digit);
   const seen = $('seen').getContext('2d');
   const pixels = seen.createImageData(28, 28);
-  prediction.image.forEach((v, i) => {
+  image.forEach((v, i) => {
     const grey = Math.round(v * 255);
     pixels.data.set([grey, grey, grey, 255], i * 4);
   });
   seen.putImageData(pixels, 0, 0);
-  const list = $('probabilities');
-  list.replaceChildren(
-    ...Array.from(prediction.probabilities, (p, digit) => {
+  $('probabilities').replaceChildren(
+    ...Array.from(probabilities, (p, d) => {
       const item = document.createElement('li');
       const bar = document.createElement('span');
       bar.className = 'bar';
       bar.style.width = `${(p * 100).toFixed(1)}%`;
-      item.append(String(digit), bar, `${(p * 100).toFixed(1)}%`);
+      item.append(String(d), bar, `${(p * 100).toFixed(1)}%`);
       return item;
     }),
   );
@@ -165,33 +74,89 @@ let pad;
 let predicting = false;
 let drawingChanged = false;
 
-/** Classifies the pad's drawing; while one prediction runs, later changes wait for it. */
-async function predictDrawing() {
-  if (!lenet || pad.isBlank()) return;
+/** Asks the worker to classify the drawing; changes made meanwhile wait for its answer. */
+function requestPrediction() {
+  if (pad.isBlank() || !document.body.dataset.state || document.body.dataset.state === 'starting') return;
   if (predicting) {
     drawingChanged = true;
     return;
   }
   predicting = true;
-  try {
-    do {
-      drawingChanged = false;
-      const image = pad.imageData();
-      const prediction = await withModel((m) => m.predictDrawing(image.data, image.width, image.height));
-      showPrediction(prediction);
-      prediction.free();
-    } while (drawingChanged);
-  } catch (e) {
-    showError(e);
-  } finally {
-    predicting = false;
-  }
+  drawingChanged = false;
+  const image = pad.imageData();
+  send('predict', { rgba: image.data, width: image.width, height: image.height }, [image.data.buffer]);
 }
 
-async function main() {
-  window.addEventListener('error', (e) => showError(e.error ?? e.message));
-  window.addEventListener('unhandledrejection', (e) => showError(e.reason));
-  pad = createDrawPad($('pad'), predictDrawing);
+const handlers = {
+  backend({ backend, fallbackReason }) {
+    $('backend').textContent = backend === 'webgpu' ? 'WebGPU' : 'CPU';
+    $('backend-note').textContent = fallbackReason ? `(${fallbackReason})` : '';
+  },
+  download({ loaded, total }) {
+    const progress = $('data-progress');
+    progress.max = total || 1;
+    progress.value = loaded;
+    $('data-status').textContent = `Downloading MNIST… ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+  },
+  ready({ trainCount, testCount }) {
+    $('data-progress').value = $('data-progress').max;
+    $('data-status').textContent = `MNIST loaded: ${trainCount.toLocaleString()} training and ${testCount.toLocaleString()} test images.`;
+    $('train').disabled = false;
+    setState('ready');
+  },
+  training({ backend }) {
+    $('train-status').textContent = `Training on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`;
+  },
+  progress({ progress }) {
+    showProgress(progress);
+  },
+  paused() {
+    $('pause').textContent = 'Resume';
+    $('train-status').textContent = 'Paused.';
+    setState('paused');
+  },
+  resumed() {
+    $('pause').textContent = 'Pause';
+    if (document.body.dataset.state === 'paused') {
+      $('train-status').textContent = 'Training…';
+      setState('training');
+    }
+  },
+  evaluating() {
+    $('pause').disabled = true;
+    $('stop').disabled = true;
+    $('train-status').textContent = 'Evaluating on the 10,000 test images…';
+  },
+  evaluated({ evaluation, stopped }) {
+    $('test-accuracy').textContent = `${(evaluation.accuracy * 100).toFixed(2)}%`;
+    $('train-status').textContent = `${stopped ? 'Stopped' : 'Done'}: ${evaluation.correct.toLocaleString()} of ${evaluation.total.toLocaleString()} test images right. Draw a digit below.`;
+    setTraining(false);
+    setState('trained');
+    requestPrediction();
+  },
+  prediction(message) {
+    showPrediction(message);
+    predicting = false;
+    if (drawingChanged) requestPrediction();
+  },
+  error({ message, cmd }) {
+    if (cmd === 'predict') predicting = false;
+    if (cmd === 'train') {
+      $('train-status').textContent = 'Training stopped because of an error.';
+      setTraining(false);
+      setState('ready');
+    }
+    if (cmd === 'start') $('data-status').textContent = 'The page could not start.';
+    showError(message);
+  },
+};
+
+function main() {
+  window.addEventListener('error', (e) => showError(e.error?.message ?? e.message));
+  window.addEventListener('unhandledrejection', (e) => showError(e.reason?.message ?? e.reason));
+  worker.addEventListener('message', ({ data }) => handlers[data.status]?.(data));
+  worker.addEventListener('error', (e) => showError(e.message || 'the training worker failed to start'));
+  pad = createDrawPad($('pad'), requestPrediction);
   $('clear').addEventListener('click', () => {
     pad.clear();
     $('prediction').textContent = '–';
@@ -199,20 +164,17 @@ async function main() {
   });
   $('train-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    train();
+    setTraining(true);
+    setState('training');
+    $('test-accuracy').textContent = '–';
+    send('train', { backend: $('backend-choice').value, options: readOptions() });
   });
-  $('stop').addEventListener('click', () => {
-    stopRequested = true;
-  });
+  $('pause').addEventListener('click', () => send(document.body.dataset.state === 'paused' ? 'resume' : 'pause'));
+  $('stop').addEventListener('click', () => send('stop'));
   const requested = new URLSearchParams(location.search).get('backend');
   if (requested) $('backend-choice').value = requested;
-
-  await init();
-  await createModel($('backend-choice').value);
-  await loadData();
+  setState('starting');
+  send('start', { backend: $('backend-choice').value });
 }
 
-main().catch((e) => {
-  showError(e);
-  $('data-status').textContent = 'The page could not start.';
-});
+main();

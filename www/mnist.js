@@ -1,12 +1,15 @@
 // Downloads the four MNIST files from the page's own origin, with progress, and un-gzips them.
 
-/** The gzipped IDX files, served beside the page under data/. */
-export const MNIST_FILES = {
-  trainImages: 'data/train-images-idx3-ubyte.gz',
-  trainLabels: 'data/train-labels-idx1-ubyte.gz',
-  testImages: 'data/t10k-images-idx3-ubyte.gz',
-  testLabels: 'data/t10k-labels-idx1-ubyte.gz',
-};
+/** The gzipped IDX files, served from the page's origin under data/ (resolved against this
+ * module, so the same URLs work from the page and from the worker). */
+export const MNIST_FILES = Object.fromEntries(
+  Object.entries({
+    trainImages: 'train-images-idx3-ubyte.gz',
+    trainLabels: 'train-labels-idx1-ubyte.gz',
+    testImages: 't10k-images-idx3-ubyte.gz',
+    testLabels: 't10k-labels-idx1-ubyte.gz',
+  }).map(([key, file]) => [key, new URL(`../data/${file}`, import.meta.url).href]),
+);
 
 /**
  * Fetches every MNIST file and returns their un-gzipped bytes, keyed as in MNIST_FILES.

@@ -62,6 +62,41 @@ test('trains one epoch on the CPU backend to 97% test accuracy, then recognises 
   }
 });
 
+test('training pauses, resumes and stops, and the draw pad answers while training runs', { timeout: 300_000 }, async () => {
+  const browser = await launchBrowser();
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
+    await waitForState(page, 'ready', 120_000);
+    const step = async () => Number(await page.getAttribute('#train-progress', 'value'));
+    await page.click('#train');
+    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 20, null, { timeout: 60_000 });
+
+    await draw(page, [[140, 40], [138, 140], [136, 240]]);
+    await page.waitForFunction(() => /^\d$/.test(document.querySelector('#prediction').textContent), null, { timeout: 10_000 });
+    assert.ok((await step()) < 938, 'the prediction came while training was still running');
+
+    await page.click('#pause');
+    await waitForState(page, 'paused', 10_000);
+    assert.equal(await page.textContent('#pause'), 'Resume');
+    const pausedAt = await step();
+    await page.waitForTimeout(1500);
+    assert.equal(await step(), pausedAt, 'no step is taken while paused');
+
+    await page.click('#pause');
+    await page.waitForFunction((at) => Number(document.querySelector('#train-progress').value) > at + 10, pausedAt, { timeout: 30_000 });
+
+    await page.click('#stop');
+    await waitForState(page, 'trained', 60_000);
+    assert.match(await page.textContent('#train-status'), /^Stopped: /);
+    assert.match(await page.textContent('#test-accuracy'), /^\d+\.\d\d%$/);
+    assert.ok((await step()) < 938, 'stopped before the end of the epoch');
+    await page.screenshot({ path: `${ARTIFACTS}/stopped.png`, fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('auto picks WebGPU when the browser has it and says why it falls back when not', { timeout: 180_000 }, async () => {
   for (const [webgpu, shown] of [[true, 'WebGPU'], [false, 'CPU']]) {
     const browser = await launchBrowser({ webgpu });
