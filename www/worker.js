@@ -36,13 +36,18 @@ function yieldToMessages() {
   });
 }
 
-/** Creates the model on `choice` ('auto' | 'webgpu' | 'cpu') and loads the data into it. */
+/** Loads the downloaded MNIST into `model`; returns the sizes of the two splits. */
+function loadMnist(model) {
+  return {
+    trainCount: model.loadTrainingSet(mnist.trainImages, mnist.trainLabels),
+    testCount: model.loadTestSet(mnist.testImages, mnist.testLabels),
+  };
+}
+
+/** Creates the model on `choice` ('auto' | 'webgpu' | 'cpu'), with the data if downloaded. */
 async function createModel(choice) {
   const created = await LeNet.create(choice);
-  if (mnist) {
-    created.loadTrainingSet(mnist.trainImages, mnist.trainLabels);
-    created.loadTestSet(mnist.testImages, mnist.testLabels);
-  }
+  if (mnist) loadMnist(created);
   lenet?.free();
   lenet = created;
   lenetBackend = choice;
@@ -53,9 +58,7 @@ async function start({ backend }) {
   await init();
   await withModel(() => createModel(backend));
   mnist = await downloadMnist((loaded, total) => post('download', { loaded, total }));
-  const trainCount = await withModel((m) => m.loadTrainingSet(mnist.trainImages, mnist.trainLabels));
-  const testCount = await withModel((m) => m.loadTestSet(mnist.testImages, mnist.testLabels));
-  post('ready', { trainCount, testCount });
+  post('ready', await withModel(loadMnist));
 }
 
 async function train({ backend, options }) {
