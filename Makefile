@@ -30,7 +30,7 @@ tools:
 data:
 	python3 scripts/fetch_mnist.py data
 
-## playwright-core, for the end-to-end tests.
+## uPlot (the page's charts) and playwright-core (the end-to-end tests).
 npm: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json
 	npm install --no-audit --no-fund
@@ -41,10 +41,14 @@ browser:
 		apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; \
 	fi
 
-## The npm package in pkg/ (release build, ES module for the browser).
-build:
+## The npm package in pkg/ (release build, ES module for the browser), and the page's chart
+## library (uPlot, from node_modules) vendored into www/vendor/: the page loads nothing from
+## other origins.
+build: npm
 	wasm-pack build --release --target web --out-dir pkg
 	@ls -l pkg/*.wasm | awk '{ printf "pkg .wasm: %s bytes\n", $$5 }'
+	mkdir -p www/vendor
+	cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE www/vendor/
 
 serve:
 	python3 scripts/serve.py $(PORT)

@@ -26,7 +26,7 @@ pub async fn evaluate(
     let model = model.valid();
     let device = model_device(&model);
     let labels: Vec<u8> = (0..split.len()).map(|i| split.label(i)).collect();
-    let predictions: Vec<Tensor<1, burn::tensor::Int>> = Pipeline::new(split)
+    let batches: Vec<Tensor<2>> = Pipeline::new(split)
         .batch(EVAL_BATCH)
         .batches()
         .map(|batch| {
@@ -35,16 +35,19 @@ pub async fn evaluate(
                 TensorData::new(batch.images, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
                 &device,
             );
-            model.forward(images).argmax(1).squeeze_dim::<1>(1)
+            model.probabilities(images)
         })
         .collect();
-    let predicted: Vec<u8> = Tensor::cat(predictions, 0)
+    let values: Vec<f32> = Tensor::cat(batches, 0)
         .into_data_async()
         .await?
-        .iter::<i64>()
-        .map(|p| p as u8)
+        .iter::<f32>()
         .collect();
-    Ok(Evaluation::from_predictions(&predicted, &labels))
+    let probabilities: Vec<[f32; NUM_CLASSES]> = values
+        .chunks_exact(NUM_CLASSES)
+        .map(|p| p.try_into().expect("chunks of NUM_CLASSES"))
+        .collect();
+    Ok(Evaluation::from_probabilities(&probabilities, &labels))
 }
 
 /// Probabilities of each digit for one 28x28 image of grey levels from 0 (background) to 1

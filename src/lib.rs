@@ -3,6 +3,7 @@
 //! Everything but [`web`] is plain Rust, tested natively with `cargo test`; `web` is the one
 //! module that speaks to JavaScript.
 
+pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod drawpad;

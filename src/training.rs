@@ -5,43 +5,76 @@
 use std::sync::Arc;
 
 use burn::{
-    config::Config,
     nn::loss::CrossEntropyLossConfig,
-    optim::{AdamConfig, GradientsParams, ModuleOptimizer},
+    optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, momentum::MomentumConfig},
     tensor::{Device, ExecutionError, Int, Tensor, TensorData},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::{
-    data::{Batch, Batches, IMAGE_SIDE, MnistDataset, Pipeline},
+    checkpoint::{Checkpoint, CheckpointError, OPTIMIZER_STATE_SAVED, TrainingState},
+    data::{Augmentation, Batch, Batches, IMAGE_SIDE, MnistDataset, Pipeline},
     metrics::mean,
     model::{LeNet5, LeNet5Config},
 };
 
-/// Settings of a training run.
-#[derive(Config, Debug, PartialEq)]
+/// Settings of a training run. Serialised in camelCase, every field optional (JS options and
+/// checkpoint headers use this form).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct TrainingConfig {
     /// Passes over the training set.
-    #[config(default = 1)]
     pub epochs: usize,
     /// Images per step.
-    #[config(default = 64)]
     pub batch_size: usize,
-    /// Adam's step size (the default of Kingma and Ba 2015).
-    #[config(default = 1e-3)]
+    /// The optimizer's step size.
     pub learning_rate: f64,
-    /// Seed of the weight initialisation and of the shuffling.
-    #[config(default = 42)]
+    pub optimizer: OptimizerKind,
+    /// Distortions of the training images in the pipeline's map stage.
+    pub augmentation: Augmentation,
+    /// Seed of the weight initialisation, the shuffling and the augmentation.
     pub seed: u64,
     /// Steps between read-backs of the loss and accuracy (each read waits for the device).
-    #[config(default = 20)]
     pub read_every: usize,
 }
 
 impl Default for TrainingConfig {
+    /// One epoch of Adam at 0.001 (Kingma and Ba 2015's default) on batches of 64, no
+    /// augmentation, seed 42.
     fn default() -> Self {
-        Self::new()
+        Self {
+            epochs: 1,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            optimizer: OptimizerKind::Adam,
+            augmentation: Augmentation::Off,
+            seed: 42,
+            read_every: 20,
+        }
+    }
+}
+
+/// The optimizers a run can use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Adam with its usual betas (0.9, 0.999).
+    #[default]
+    Adam,
+    /// Stochastic gradient descent with momentum 0.9, as in the MindSpore LeNet-5 tutorial
+    /// (`nn.Momentum`, learning rate 0.01).
+    Sgd,
+}
+
+impl OptimizerKind {
+    fn init(self) -> ModuleOptimizer {
+        match self {
+            OptimizerKind::Adam => AdamConfig::new().init(),
+            OptimizerKind::Sgd => SgdConfig::new()
+                .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
+                .init(),
+        }
     }
 }
 
@@ -56,6 +89,8 @@ pub enum TrainingError {
     Device(String),
     #[error("invalid training settings: {0}")]
     Settings(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 impl From<ExecutionError> for TrainingError {
@@ -96,6 +131,22 @@ pub struct StepMetrics {
     pub accuracy: f64,
 }
 
+/// Refuses settings that cannot train.
+fn check(config: &TrainingConfig) -> Result<(), TrainingError> {
+    if config.batch_size == 0 || config.read_every == 0 || config.epochs == 0 {
+        return Err(TrainingError::Settings(
+            "epochs, batch size and read interval must be at least 1".into(),
+        ));
+    }
+    if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
+        return Err(TrainingError::Settings(format!(
+            "the learning rate must be a positive number, not {}",
+            config.learning_rate
+        )));
+    }
+    Ok(())
+}
+
 /// Loss and correct predictions summed on the device since the last read-back.
 #[derive(Default)]
 struct Window {
@@ -132,7 +183,7 @@ impl Window {
     }
 }
 
-/// A training run of LeNet-5 with Adam, taken one [`Trainer::step`] at a time.
+/// A training run of LeNet-5, taken one [`Trainer::step`] at a time.
 pub struct Trainer {
     /// Always `Some` between steps; taken while the optimizer consumes it.
     model: Option<LeNet5>,
@@ -144,6 +195,8 @@ pub struct Trainer {
     total_steps: usize,
     step: usize,
     images_seen: usize,
+    /// Images in the training set.
+    training_images: usize,
     window: Window,
 }
 
@@ -154,36 +207,95 @@ impl Trainer {
         train: Arc<MnistDataset>,
         config: TrainingConfig,
     ) -> Result<Self, TrainingError> {
-        if config.batch_size == 0 || config.read_every == 0 || config.epochs == 0 {
-            return Err(TrainingError::Settings(
-                "epochs, batch size and read interval must be at least 1".into(),
-            ));
-        }
-        if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
-            return Err(TrainingError::Settings(format!(
-                "the learning rate must be a positive number, not {}",
-                config.learning_rate
-            )));
-        }
+        check(&config)?;
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = LeNet5Config::new().init(&device);
+        let optimizer = config.optimizer.init();
+        Ok(Self::at_step(device, train, config, model, optimizer, 0))
+    }
+
+    /// Goes on with the run saved in `checkpoint`, on `train` (the same training set) on
+    /// `device`, up to `epochs` epochs in all (the saved run's number when `None`).
+    pub fn resume(
+        device: &Device,
+        train: Arc<MnistDataset>,
+        checkpoint: &Checkpoint,
+        epochs: Option<usize>,
+    ) -> Result<Self, TrainingError> {
+        let state = &checkpoint.state;
+        let config = TrainingConfig {
+            epochs: epochs.unwrap_or(state.config.epochs),
+            ..state.config.clone()
+        };
+        check(&config)?;
+        if state.training_images != train.len() {
+            return Err(CheckpointError::Mismatch(format!(
+                "it was trained on {} images, not the {} loaded",
+                state.training_images,
+                train.len()
+            ))
+            .into());
+        }
+        let device = device.clone().autodiff();
+        let model = checkpoint.model(&device)?;
+        let optimizer = checkpoint.optimizer(config.optimizer.init())?;
+        Ok(Self::at_step(
+            device, train, config, model, optimizer, state.step,
+        ))
+    }
+
+    fn at_step(
+        device: Device,
+        train: Arc<MnistDataset>,
+        config: TrainingConfig,
+        model: LeNet5,
+        optimizer: ModuleOptimizer,
+        step: usize,
+    ) -> Self {
+        let images = train.len();
         let pipeline = Pipeline::new(train)
             .shuffle(config.seed)
+            .augment(config.augmentation, config.seed)
             .batch(config.batch_size)
             .repeat(config.epochs);
-        Ok(Self {
+        let steps_per_epoch = pipeline.batches_per_epoch();
+        let total_steps = pipeline.total_batches();
+        let step = step.min(total_steps);
+        let images_seen =
+            (step / steps_per_epoch) * images + (step % steps_per_epoch) * config.batch_size;
+        Self {
             model: Some(model),
-            optimizer: AdamConfig::new().init(),
-            batches: pipeline.batches(),
-            steps_per_epoch: pipeline.batches_per_epoch(),
-            total_steps: pipeline.total_batches(),
+            optimizer,
+            batches: pipeline.batches_from(step),
+            steps_per_epoch,
+            total_steps,
             device,
             config,
-            step: 0,
-            images_seen: 0,
+            step,
+            images_seen,
+            training_images: images,
             window: Window::default(),
-        })
+        }
+    }
+
+    /// The run so far, ready to save: settings, position, the weights (read back
+    /// asynchronously) and, outside the browser, the optimizer's state (see
+    /// [`crate::checkpoint::OPTIMIZER_STATE_SAVED`]).
+    pub async fn checkpoint(&self) -> Result<Checkpoint, TrainingError> {
+        let optimizer = OPTIMIZER_STATE_SAVED.then_some(&self.optimizer);
+        let state = TrainingState {
+            config: self.config.clone(),
+            step: self.step,
+            steps_per_epoch: self.steps_per_epoch,
+            training_images: self.training_images,
+        };
+        Ok(Checkpoint::save(self.model(), optimizer, state).await?)
+    }
+
+    /// Settings of the run.
+    pub fn config(&self) -> &TrainingConfig {
+        &self.config
     }
 
     /// The model as trained so far.
@@ -241,7 +353,7 @@ impl Trainer {
         }))
     }
 
-    /// Forward, loss, backward and an Adam update on one batch. Returns the batch's summed loss
+    /// Forward, loss, backward and an optimizer update on one batch. Returns the batch's summed loss
     /// and its number of correct predictions, both still on the device.
     fn learn(&mut self, batch: Batch) -> (Tensor<1>, Tensor<1, Int>) {
         let n = batch.len();

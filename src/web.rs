@@ -5,47 +5,58 @@
 use std::sync::Arc;
 
 use js_sys::{Float32Array, Reflect};
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 use wasm_bindgen::prelude::*;
 
 use crate::{
-    data::MnistDataset,
+    checkpoint::{Checkpoint, TrainingState},
+    data::{MnistDataset, NUM_CLASSES},
     device::{BackendRequest, ComputeDevice},
     drawpad, inference,
+    metrics::{Evaluation, top},
     model::{LeNet5, LeNet5Config},
     training::{Trainer, TrainingConfig},
 };
 
-/// Training settings as JS passes them (every field optional).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct TrainOptions {
-    epochs: Option<usize>,
-    batch_size: Option<usize>,
-    learning_rate: Option<f64>,
-    seed: Option<u64>,
-    read_every: Option<usize>,
+/// What `evaluate()` resolves to: the [`Evaluation`] with its accuracies worked out.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EvaluationJs {
+    accuracy: f64,
+    per_class: [f64; NUM_CLASSES],
+    #[serde(flatten)]
+    evaluation: Evaluation,
 }
 
-impl From<TrainOptions> for TrainingConfig {
-    fn from(o: TrainOptions) -> Self {
-        let d = TrainingConfig::new();
-        TrainingConfig {
-            epochs: o.epochs.unwrap_or(d.epochs),
-            batch_size: o.batch_size.unwrap_or(d.batch_size),
-            learning_rate: o.learning_rate.unwrap_or(d.learning_rate),
-            seed: o.seed.unwrap_or(d.seed),
-            read_every: o.read_every.unwrap_or(d.read_every),
+/// What `loadCheckpoint()` returns: the saved run's settings and position.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckpointJs {
+    #[serde(flatten)]
+    state: TrainingState,
+    epochs_done: usize,
+    finished: bool,
+    has_optimizer: bool,
+}
+
+impl From<&Checkpoint> for CheckpointJs {
+    fn from(c: &Checkpoint) -> Self {
+        Self {
+            state: c.state.clone(),
+            epochs_done: c.state.epochs_done(),
+            finished: c.state.is_finished(),
+            has_optimizer: c.has_optimizer(),
         }
     }
 }
 
-/// What `evaluate()` resolves to.
-#[derive(Serialize)]
-struct EvaluationJs {
-    accuracy: f64,
-    correct: usize,
-    total: usize,
+/// A plain JS object as `T`; `undefined` or `null` gives `T::default()`.
+fn from_js<T: DeserializeOwned + Default>(value: JsValue) -> Result<T, JsError> {
+    if value.is_undefined() || value.is_null() {
+        Ok(T::default())
+    } else {
+        serde_wasm_bindgen::from_value(value).map_err(js_error)
+    }
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
@@ -72,7 +83,8 @@ fn webgpu_present() -> bool {
         .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }
 
-/// LeNet-5 on MNIST in the browser: load the data, train step by step, evaluate, predict.
+/// LeNet-5 on MNIST in the browser: load the data, train step by step, evaluate, predict,
+/// save and load checkpoints.
 ///
 /// ```js
 /// const lenet = await LeNet.create("auto");        // "auto" | "webgpu" | "cpu"
@@ -85,9 +97,14 @@ pub struct LeNet {
     compute: ComputeDevice,
     train: Option<Arc<MnistDataset>>,
     test: Option<Arc<MnistDataset>>,
-    trainer: Option<Trainer>,
-    /// The model predictions use: the trainer's while one exists, otherwise this.
+    /// The current or last training run: its model is the one in use while it exists.
+    run: Option<Trainer>,
+    /// True while `run` takes steps (false once it is done or stopped).
+    running: bool,
+    /// The model in use when there is no run: fresh, or loaded from a checkpoint.
     model: LeNet5,
+    /// The checkpoint loaded last; `resumeTraining` goes on from it.
+    loaded: Option<Checkpoint>,
 }
 
 #[wasm_bindgen]
@@ -106,8 +123,10 @@ impl LeNet {
             compute,
             train: None,
             test: None,
-            trainer: None,
+            run: None,
+            running: false,
             model,
+            loaded: None,
         })
     }
 
@@ -139,7 +158,9 @@ impl LeNet {
     }
 
     /// Starts a new training run from freshly initialised weights. `options` may set `epochs`
-    /// (1), `batchSize` (64), `learningRate` (0.001), `seed` (42) and `readEvery` (20: steps
+    /// (1), `batchSize` (64), `learningRate` (0.001), `optimizer` (`"adam"` or `"sgd"`: SGD
+    /// with momentum 0.9), `augmentation` (`"off"`, `"affine"`: rotation, scale and shift, or
+    /// `"elastic"`: those plus elastic distortion), `seed` (42) and `readEvery` (20: steps
     /// between read-backs of the loss). `limit` trains on only the first `limit` images.
     #[wasm_bindgen(js_name = startTraining)]
     pub fn start_training(
@@ -147,65 +168,81 @@ impl LeNet {
         options: JsValue,
         limit: Option<usize>,
     ) -> Result<(), JsError> {
-        let options: TrainOptions = if options.is_undefined() || options.is_null() {
-            TrainOptions::default()
-        } else {
-            serde_wasm_bindgen::from_value(options).map_err(js_error)?
-        };
-        let train = self
-            .train
-            .clone()
-            .ok_or_else(|| JsError::new("load the training set before training"))?;
-        let train = match limit {
-            Some(n) => Arc::new(train.take(n)),
-            None => train,
-        };
-        let trainer =
-            Trainer::new(&self.compute.device, train, options.into()).map_err(js_error)?;
-        self.trainer = Some(trainer);
+        let config: TrainingConfig = from_js(options)?;
+        let train = self.training_set(limit)?;
+        let run = Trainer::new(&self.compute.device, train, config).map_err(js_error)?;
+        self.begin(run);
+        Ok(())
+    }
+
+    /// Goes on with the checkpoint loaded last (see `loadCheckpoint`), up to `epochs` epochs in
+    /// all (the saved run's number when omitted). `limit` must match the saved run's.
+    #[wasm_bindgen(js_name = resumeTraining)]
+    pub fn resume_training(
+        &mut self,
+        epochs: Option<usize>,
+        limit: Option<usize>,
+    ) -> Result<(), JsError> {
+        let checkpoint = self
+            .loaded
+            .as_ref()
+            .ok_or_else(|| JsError::new("load a checkpoint before resuming"))?;
+        let train = self.training_set(limit)?;
+        let run =
+            Trainer::resume(&self.compute.device, train, checkpoint, epochs).map_err(js_error)?;
+        self.begin(run);
         Ok(())
     }
 
     /// Takes one training step. Resolves to the progress (`epoch`, `epochs`, `stepInEpoch`,
     /// `stepsPerEpoch`, `step`, `totalSteps`, `imagesSeen`, `epochDone`, and `loss` and
-    /// `accuracy` on steps that read them back), or to `undefined` when training is done.
+    /// `accuracy` on steps that read them back), or to `undefined` when training is done or
+    /// stopped.
     pub async fn step(&mut self) -> Result<JsValue, JsError> {
-        let trainer = self
-            .trainer
+        let run = self
+            .run
             .as_mut()
             .ok_or_else(|| JsError::new("call startTraining() before step()"))?;
-        match trainer.step().await {
+        if !self.running {
+            return Ok(JsValue::UNDEFINED);
+        }
+        match run.step().await {
             Ok(Some(progress)) => to_js(&progress),
             Ok(None) => {
-                self.finish_training();
+                self.running = false;
                 Ok(JsValue::UNDEFINED)
             }
             Err(e) => {
-                self.trainer = None;
+                self.running = false;
+                self.run = None;
                 Err(js_error(e))
             }
         }
     }
 
-    /// Ends the training run; the weights trained so far are kept for prediction and evaluation.
+    /// Ends the training run; the weights trained so far are kept for prediction, evaluation
+    /// and saving.
     #[wasm_bindgen(js_name = stopTraining)]
     pub fn stop_training(&mut self) {
-        self.finish_training();
+        self.running = false;
     }
 
-    /// Classifies the test set; resolves to `{accuracy, correct, total}`.
+    /// Classifies the test set. Resolves to `{accuracy, correct, total, perClass, confusion,
+    /// misclassified}`: `perClass[d]` is the accuracy on images of digit `d`,
+    /// `confusion[label][predicted]` counts images, and `misclassified` lists `{index, label,
+    /// predicted, probabilities}` for each wrong answer (`index` into the test set).
     pub async fn evaluate(&self) -> Result<JsValue, JsError> {
         let test = self
             .test
             .clone()
             .ok_or_else(|| JsError::new("load the test set before evaluating"))?;
-        let eval = inference::evaluate(self.current_model(), test)
+        let evaluation = inference::evaluate(self.current_model(), test)
             .await
             .map_err(js_error)?;
         to_js(&EvaluationJs {
-            accuracy: eval.accuracy(),
-            correct: eval.correct,
-            total: eval.total,
+            accuracy: evaluation.accuracy(),
+            per_class: evaluation.per_class_accuracy(),
+            evaluation,
         })
     }
 
@@ -235,8 +272,38 @@ impl LeNet {
             .map_err(js_error)?;
         Ok(Prediction {
             image,
-            probabilities: probabilities.to_vec(),
+            probabilities,
         })
+    }
+
+    /// The current or last training run (or the checkpoint loaded last) as checkpoint bytes:
+    /// settings, position in the run and weights. (burn cannot save the optimizer's state in a
+    /// browser, so a resumed run starts it afresh.)
+    #[wasm_bindgen(js_name = saveCheckpoint)]
+    pub async fn save_checkpoint(&self) -> Result<Vec<u8>, JsError> {
+        let checkpoint = match (&self.run, &self.loaded) {
+            (Some(run), _) => run.checkpoint().await.map_err(js_error)?,
+            (None, Some(loaded)) => loaded.clone(),
+            (None, None) => return Err(JsError::new("train or load a model before saving it")),
+        };
+        Ok(checkpoint.to_bytes())
+    }
+
+    /// Loads checkpoint bytes from `saveCheckpoint`: its weights become the model in use (a
+    /// running training run ends). Returns the saved run's settings and position (`config`,
+    /// `step`, `stepsPerEpoch`, `trainingImages`, `epochsDone`, `finished`, `hasOptimizer`).
+    /// Throws, leaving the model in use untouched, when the bytes are not a checkpoint of
+    /// LeNet-5.
+    #[wasm_bindgen(js_name = loadCheckpoint)]
+    pub fn load_checkpoint(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
+        let checkpoint = Checkpoint::from_bytes(bytes).map_err(js_error)?;
+        let model = checkpoint.model(&self.compute.device).map_err(js_error)?;
+        let info = to_js(&CheckpointJs::from(&checkpoint))?;
+        self.model = model;
+        self.run = None;
+        self.running = false;
+        self.loaded = Some(checkpoint);
+        Ok(info)
     }
 }
 
@@ -244,7 +311,7 @@ impl LeNet {
 #[wasm_bindgen]
 pub struct Prediction {
     image: Vec<f32>,
-    probabilities: Vec<f32>,
+    probabilities: [f32; NUM_CLASSES],
 }
 
 #[wasm_bindgen]
@@ -263,23 +330,30 @@ impl Prediction {
 
     /// The most probable digit.
     #[wasm_bindgen(getter)]
-    pub fn digit(&self) -> usize {
-        self.probabilities
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(d, _)| d)
+    pub fn digit(&self) -> u8 {
+        top(&self.probabilities)
     }
 }
 
 impl LeNet {
     fn current_model(&self) -> &LeNet5 {
-        self.trainer.as_ref().map_or(&self.model, Trainer::model)
+        self.run.as_ref().map_or(&self.model, Trainer::model)
     }
 
-    fn finish_training(&mut self) {
-        if let Some(trainer) = self.trainer.take() {
-            self.model = trainer.into_model();
-        }
+    /// The loaded training set, or its first `limit` images.
+    fn training_set(&self, limit: Option<usize>) -> Result<Arc<MnistDataset>, JsError> {
+        let train = self
+            .train
+            .clone()
+            .ok_or_else(|| JsError::new("load the training set before training"))?;
+        Ok(match limit {
+            Some(n) => Arc::new(train.take(n)),
+            None => train,
+        })
+    }
+
+    fn begin(&mut self, run: Trainer) {
+        self.run = Some(run);
+        self.running = true;
     }
 }

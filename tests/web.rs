@@ -1,12 +1,15 @@
 //! In a real browser (wasm-pack test --headless --chrome): LeNet-5 trains on WebGPU and on the
-//! CPU backend, the loss is finite and falls, and the backend asked for is the one used.
+//! CPU backend, the loss is finite and falls, a checkpoint saves (reading back asynchronously),
+//! loads the same model and resumes, and the backend asked for is the one used.
 #![cfg(target_arch = "wasm32")]
 
 use std::{io::Read, sync::Arc};
 
 use lenet_web::{
-    data::MnistDataset,
+    checkpoint::Checkpoint,
+    data::{IMAGE_PIXELS, MnistDataset},
     device::{Backend, BackendRequest, ComputeDevice},
+    inference::predict,
     training::{Trainer, TrainingConfig},
     web::LeNet,
 };
@@ -31,9 +34,13 @@ fn first_training_images(n: usize) -> Arc<MnistDataset> {
     Arc::new(set.take(n))
 }
 
-/// Trains `steps` steps, reading the loss every `read_every`, and returns the losses read.
-async fn losses(compute: &ComputeDevice, steps: usize, read_every: usize) -> Vec<f64> {
-    let config = TrainingConfig::new().with_read_every(read_every);
+/// Trains `steps` steps, reading the loss every `read_every`, and returns the trainer and the
+/// losses read.
+async fn train(compute: &ComputeDevice, steps: usize, read_every: usize) -> (Trainer, Vec<f64>) {
+    let config = TrainingConfig {
+        read_every,
+        ..Default::default()
+    };
     let mut trainer =
         Trainer::new(&compute.device, first_training_images(64 * steps), config).unwrap();
     let mut losses = Vec::new();
@@ -42,7 +49,31 @@ async fn losses(compute: &ComputeDevice, steps: usize, read_every: usize) -> Vec
         losses.extend(progress.metrics.map(|m| m.loss));
         yield_to_browser().await;
     }
-    losses
+    (trainer, losses)
+}
+
+/// Saves `trainer` as checkpoint bytes, reads them back, and checks the loaded model answers
+/// as the trained one and the run resumes.
+async fn checkpoint_round_trip(compute: &ComputeDevice, trainer: &Trainer) {
+    let saved = trainer.checkpoint().await.unwrap();
+    let loaded = Checkpoint::from_bytes(&saved.to_bytes()).unwrap();
+    assert!(!loaded.has_optimizer(), "burn cannot save it in a browser");
+    assert_eq!(loaded.state, saved.state);
+
+    let model = loaded.model(&compute.device).unwrap();
+    let image: Vec<f32> = (0..IMAGE_PIXELS)
+        .map(|i| ((i * 7) % 11) as f32 / 10.0)
+        .collect();
+    let expected = predict(trainer.model(), &image).await.unwrap();
+    let got = predict(&model, &image).await.unwrap();
+    for (e, g) in expected.iter().zip(&got) {
+        assert!((e - g).abs() < 1e-5, "{expected:?} vs {got:?}");
+    }
+
+    let train = first_training_images(saved.state.training_images);
+    let mut resumed = Trainer::resume(&compute.device, train, &loaded, Some(2)).unwrap();
+    let progress = resumed.step().await.unwrap().unwrap();
+    assert_eq!(progress.step, saved.state.step + 1);
 }
 
 /// Lets the browser run its event loop: the CPU backend computes a step without giving the page
@@ -74,9 +105,10 @@ async fn trains_on_the_cpu_backend() {
         .await
         .unwrap();
     assert_eq!(compute.backend, Backend::Cpu);
-    let losses = losses(&compute, 60, 10).await;
+    let (trainer, losses) = train(&compute, 60, 10).await;
     assert_eq!(losses.len(), 6);
     assert_falls(&losses);
+    checkpoint_round_trip(&compute, &trainer).await;
 }
 
 #[wasm_bindgen_test]
@@ -85,9 +117,10 @@ async fn trains_on_webgpu() {
         .await
         .expect("the test browser offers WebGPU (SwiftShader)");
     assert_eq!(compute.backend, Backend::WebGpu);
-    let losses = losses(&compute, 20, 5).await;
+    let (trainer, losses) = train(&compute, 20, 5).await;
     assert_eq!(losses.len(), 4);
     assert_falls(&losses);
+    checkpoint_round_trip(&compute, &trainer).await;
 }
 
 #[wasm_bindgen_test]

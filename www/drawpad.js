@@ -3,23 +3,38 @@
 /** Stroke width in pad pixels: a digit written across most of the 280-pixel pad is scaled to
  * 20 pixels, so a 24-pixel pen gives strokes 2-3 MNIST pixels wide, like the originals. */
 const STROKE_WIDTH = 24;
+/** Strokes that undo can take back. */
+const UNDO_STEPS = 50;
 
 /**
  * Makes `canvas` a draw pad.
  * @param {HTMLCanvasElement} canvas
  * @param {() => void} onChange called while drawing and when a stroke ends
- * @returns {{ clear: () => void, imageData: () => ImageData, isBlank: () => boolean }}
+ * @returns {{ clear: () => void, undo: () => boolean, imageData: () => ImageData,
+ *   isBlank: () => boolean }}
  */
 export function createDrawPad(canvas, onChange) {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   let drawing = false;
   let blank = true;
   let last = null;
+  /** The pad before each stroke, for undo (the last UNDO_STEPS strokes). */
+  const history = [];
 
   function clear() {
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     blank = true;
+    history.length = 0;
+  }
+
+  /** Takes back the last stroke; false when there is none. */
+  function undo() {
+    const before = history.pop();
+    if (!before) return false;
+    ctx.putImageData(before.pixels, 0, 0);
+    blank = before.blank;
+    return true;
   }
 
   /** Pointer position in canvas pixels (the canvas may be shown scaled). */
@@ -55,6 +70,8 @@ export function createDrawPad(canvas, onChange) {
 
   canvas.addEventListener('pointerdown', (event) => {
     canvas.setPointerCapture(event.pointerId);
+    history.push({ pixels: ctx.getImageData(0, 0, canvas.width, canvas.height), blank });
+    if (history.length > UNDO_STEPS) history.shift();
     drawing = true;
     dot(position(event));
     onChange();
@@ -74,6 +91,7 @@ export function createDrawPad(canvas, onChange) {
   clear();
   return {
     clear,
+    undo,
     imageData: () => ctx.getImageData(0, 0, canvas.width, canvas.height),
     isBlank: () => blank,
   };

@@ -1,18 +1,32 @@
-// The demo page: the UI around www/worker.js, which downloads MNIST, trains LeNet-5 and
-// classifies what is drawn on the pad, in a module Web Worker so the page stays responsive.
+// The demo page: the UI around www/worker.js, which downloads MNIST, trains LeNet-5, evaluates
+// it, saves checkpoints and classifies what is drawn on the pad, in a module Web Worker so the
+// page stays responsive.
 
+import { createCharts } from './charts.js';
 import { createDrawPad } from './drawpad.js';
 
 const $ = (id) => document.getElementById(id);
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+
+/** Learning rates that suit each optimizer (Adam's usual default; the MindSpore tutorial's). */
+const DEFAULT_LEARNING_RATE = { adam: 0.001, sgd: 0.01 };
+const percent = (fraction, digits = 2) => `${(fraction * 100).toFixed(digits)}%`;
 
 /** @param {string} cmd @param {object} [data] */
 function send(cmd, data = {}, transfer = []) {
   worker.postMessage({ cmd, ...data }, transfer);
 }
 
-function setState(state) {
-  document.body.dataset.state = state;
+const state = () => document.body.dataset.state;
+function setState(next) {
+  document.body.dataset.state = next;
+  const training = next === 'training' || next === 'paused';
+  $('train').disabled = training || next === 'starting';
+  $('resume-run').disabled = training || next === 'starting';
+  $('pause').disabled = !training;
+  $('stop').disabled = !training;
+  $('pause').textContent = next === 'paused' ? 'Resume' : 'Pause';
+  $('load-file').disabled = training || next === 'starting';
 }
 
 function showError(message) {
@@ -21,62 +35,194 @@ function showError(message) {
   box.hidden = false;
 }
 
+function clearError() {
+  $('error').hidden = true;
+}
+
 function readOptions() {
   return {
     epochs: Number($('epochs').value),
     batchSize: Number($('batch-size').value),
     learningRate: Number($('learning-rate').value),
+    optimizer: $('optimizer').value,
+    augmentation: $('augmentation').value,
+    seed: Number($('seed').value),
   };
 }
 
-function setTraining(training) {
-  $('train').disabled = training;
-  $('pause').disabled = !training;
-  $('stop').disabled = !training;
-  $('pause').textContent = 'Pause';
+/** Puts a run's settings back in the form (for a restored or loaded checkpoint). */
+function showOptions(config) {
+  $('epochs').value = config.epochs;
+  $('batch-size').value = config.batchSize;
+  $('learning-rate').value = config.learningRate;
+  $('optimizer').value = config.optimizer;
+  $('augmentation').value = config.augmentation;
+  $('seed').value = config.seed;
+}
+
+/** Fills `list` with one labelled bar per value (fractions 0-1). */
+function showBars(list, values, highlight = -1) {
+  list.replaceChildren(
+    ...Array.from(values, (value, digit) => {
+      const item = document.createElement('li');
+      const bar = document.createElement('span');
+      bar.className = digit === highlight ? 'bar highlight' : 'bar';
+      bar.style.width = percent(value, 1);
+      item.append(String(digit), bar, percent(value, 1));
+      return item;
+    }),
+  );
+}
+
+/** Draws a 28x28 digit; `scale` maps a value to 0-255 (1 for bytes, 255 for 0-1 floats). */
+function drawDigit(canvas, values, scale) {
+  const ctx = canvas.getContext('2d');
+  const pixels = ctx.createImageData(28, 28);
+  values.forEach((v, i) => {
+    const grey = Math.round(v * scale);
+    pixels.data.set([grey, grey, grey, 255], i * 4);
+  });
+  ctx.putImageData(pixels, 0, 0);
+}
+
+// Training progress and charts.
+
+const charts = createCharts($('loss-chart'), $('accuracy-chart'));
+let history = { steps: [], loss: [], accuracy: [], epochs: [] };
+let batchSize = 64;
+
+function formatDuration(seconds) {
+  if (!Number.isFinite(seconds)) return '–';
+  const s = Math.max(0, Math.round(seconds));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
 
 function showProgress(p) {
+  $('epoch-progress').max = p.stepsPerEpoch;
+  $('epoch-progress').value = p.stepInEpoch;
   $('train-progress').max = p.totalSteps;
   $('train-progress').value = p.step;
   $('stat-epoch').textContent = `${p.epoch} / ${p.epochs}`;
   $('stat-step').textContent = `${p.stepInEpoch} / ${p.stepsPerEpoch}`;
   if (p.loss !== undefined) {
     $('stat-loss').textContent = p.loss.toFixed(4);
-    $('stat-accuracy').textContent = `${(p.accuracy * 100).toFixed(2)}%`;
+    $('stat-accuracy').textContent = percent(p.accuracy);
+    history.steps.push(p.step);
+    history.loss.push(p.loss);
+    history.accuracy.push(p.accuracy);
+    charts.show(history);
+  }
+  if (p.imagesPerSecond) {
     $('stat-speed').textContent = Math.round(p.imagesPerSecond).toLocaleString();
+    $('stat-eta').textContent = formatDuration(((p.totalSteps - p.step) * batchSize) / p.imagesPerSecond);
   }
 }
 
-/** Shows the 28x28 image the model saw and its probabilities. */
-function showPrediction({ image, probabilities, digit }) {
-  $('prediction').textContent = String(digit);
-  const seen = $('seen').getContext('2d');
-  const pixels = seen.createImageData(28, 28);
-  image.forEach((v, i) => {
-    const grey = Math.round(v * 255);
-    pixels.data.set([grey, grey, grey, 255], i * 4);
-  });
-  seen.putImageData(pixels, 0, 0);
-  $('probabilities').replaceChildren(
-    ...Array.from(probabilities, (p, d) => {
-      const item = document.createElement('li');
-      const bar = document.createElement('span');
-      bar.className = 'bar';
-      bar.style.width = `${(p * 100).toFixed(1)}%`;
-      item.append(String(d), bar, `${(p * 100).toFixed(1)}%`);
-      return item;
+// Results: per-digit accuracy, the confusion matrix and the misclassified digits.
+
+function showConfusion(confusion) {
+  const canvas = $('confusion');
+  const ctx = canvas.getContext('2d');
+  const margin = 30;
+  const cell = (canvas.width - margin) / 10;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  for (let row = 0; row < 10; row++) {
+    const total = confusion[row].reduce((a, b) => a + b, 0) || 1;
+    ctx.fillStyle = '#1b1f24';
+    ctx.fillText(String(row), margin / 2, margin + (row + 0.5) * cell);
+    ctx.fillText(String(row), margin + (row + 0.5) * cell, margin / 2);
+    for (let col = 0; col < 10; col++) {
+      const count = confusion[row][col];
+      // Square root, so that a few mistakes still show against the full diagonal.
+      const heat = Math.sqrt(count / total);
+      const x = margin + col * cell;
+      const y = margin + row * cell;
+      ctx.fillStyle = `rgb(${255 - heat * 244}, ${255 - heat * 163}, ${255 - heat * 82})`;
+      ctx.fillRect(x, y, cell - 1, cell - 1);
+      if (count) {
+        ctx.fillStyle = heat > 0.5 ? '#fff' : '#1b1f24';
+        ctx.fillText(String(count), x + cell / 2, y + cell / 2, cell - 2);
+      }
+    }
+  }
+  const mistakes = confusion.flatMap((row, t) => row.map((n, p) => ({ n, t, p }))).filter((c) => c.t !== c.p && c.n);
+  const worst = mistakes.sort((a, b) => b.n - a.n)[0];
+  canvas.setAttribute(
+    'aria-label',
+    `Confusion matrix. ${worst ? `Most frequent mistake: ${worst.n} images of ${worst.t} taken for ${worst.p}.` : 'No mistakes.'}`,
+  );
+}
+
+function showMistake(mistake, button) {
+  for (const b of $('mistakes').querySelectorAll('[aria-pressed]')) b.setAttribute('aria-pressed', 'false');
+  button.setAttribute('aria-pressed', 'true');
+  $('mistake-detail').hidden = false;
+  drawDigit($('mistake-image'), mistake.pixels, 1);
+  $('mistake-text').textContent = `Test image #${mistake.index}: a ${mistake.label}, taken for a ${mistake.predicted} (${percent(mistake.probabilities[mistake.predicted], 1)} sure).`;
+  showBars($('mistake-probabilities'), mistake.probabilities, mistake.predicted);
+}
+
+function showMistakes(mistakes, count) {
+  $('mistakes-note').textContent = count
+    ? `${count.toLocaleString()} test digits are misclassified${count > mistakes.length ? `; the first ${mistakes.length} are shown` : ''}. Select one to see the model's probabilities.`
+    : 'No test digit is misclassified.';
+  $('mistake-detail').hidden = true;
+  $('mistakes').replaceChildren(
+    ...mistakes.map((mistake) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'mistake';
+      button.setAttribute('aria-pressed', 'false');
+      button.setAttribute('aria-label', `Test image ${mistake.index}: true ${mistake.label}, predicted ${mistake.predicted}`);
+      const canvas = document.createElement('canvas');
+      canvas.width = canvas.height = 28;
+      drawDigit(canvas, mistake.pixels, 1);
+      const caption = document.createElement('span');
+      caption.textContent = `${mistake.label}→${mistake.predicted}`;
+      button.append(canvas, caption);
+      button.addEventListener('click', () => showMistake(mistake, button));
+      return button;
     }),
   );
 }
+
+function showResults({ evaluation, mistakes, mistakeCount }) {
+  $('results-empty').hidden = true;
+  $('results-body').hidden = false;
+  showBars($('per-class'), evaluation.perClass);
+  showConfusion(evaluation.confusion);
+  showMistakes(mistakes, mistakeCount);
+}
+
+// The draw pad.
 
 let pad;
 let predicting = false;
 let drawingChanged = false;
 
+function showPrediction({ image, probabilities, digit }) {
+  $('prediction').textContent = String(digit);
+  drawDigit($('seen'), image, 255);
+  showBars($('probabilities'), probabilities, digit);
+}
+
+function clearPrediction() {
+  $('prediction').textContent = '–';
+  $('probabilities').replaceChildren();
+  $('seen').getContext('2d').clearRect(0, 0, 28, 28);
+}
+
 /** Asks the worker to classify the drawing; changes made meanwhile wait for its answer. */
 function requestPrediction() {
-  if (pad.isBlank() || !document.body.dataset.state || document.body.dataset.state === 'starting') return;
+  if (pad.isBlank()) {
+    clearPrediction();
+    return;
+  }
+  if (!state() || state() === 'starting') return;
   if (predicting) {
     drawingChanged = true;
     return;
@@ -85,6 +231,26 @@ function requestPrediction() {
   drawingChanged = false;
   const image = pad.imageData();
   send('predict', { rgba: image.data, width: image.width, height: image.height }, [image.data.buffer]);
+}
+
+// Checkpoints.
+
+function describeRun(info) {
+  const { config } = info;
+  const how = `${config.optimizer === 'sgd' ? 'SGD' : 'Adam'}, learning rate ${config.learningRate}, batch ${config.batchSize}, augmentation ${config.augmentation}`;
+  return info.finished
+    ? `A model trained for ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} (${how}).`
+    : `Training stopped after epoch ${info.epochsDone} of ${config.epochs} (${how}).`;
+}
+
+function downloadFile(bytes) {
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = 'lenet5-mnist.ckpt';
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  $('checkpoint-status').textContent = `Checkpoint downloaded (${(bytes.length / 1024).toFixed(0)} KB).`;
 }
 
 const handlers = {
@@ -98,39 +264,64 @@ const handlers = {
     progress.value = loaded;
     $('data-status').textContent = `Downloading MNIST… ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
   },
-  ready({ trainCount, testCount }) {
+  ready({ trainCount, testCount, cached }) {
     $('data-progress').value = $('data-progress').max;
-    $('data-status').textContent = `MNIST loaded: ${trainCount.toLocaleString()} training and ${testCount.toLocaleString()} test images.`;
-    $('train').disabled = false;
+    $('data-status').textContent = `MNIST ${cached ? 'loaded from this browser’s cache' : 'downloaded'}: ${trainCount.toLocaleString()} training and ${testCount.toLocaleString()} test images.`;
+    $('data-status').dataset.cached = String(cached);
+    $('download').disabled = false;
     setState('ready');
   },
-  training({ backend }) {
+  saved({ info, history: saved }) {
+    history = saved;
+    charts.show(history);
+    showOptions(info.config);
+    $('saved-text').textContent = `${describeRun(info)} Its model answers the draw pad now.${info.finished ? '' : ' Resume to go on where it stopped.'}`;
+    $('resume-run').hidden = info.finished;
+    $('saved-run').hidden = false;
+    const last = history.epochs.at(-1);
+    if (last) $('test-accuracy').textContent = percent(last.accuracy);
+    setState('trained');
+  },
+  training({ backend, history: current }) {
+    history = structuredClone(current);
+    charts.show(history);
+    $('saved-run').hidden = true;
     $('train-status').textContent = `Training on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`;
+    setState('training');
   },
   progress({ progress }) {
     showProgress(progress);
   },
   paused() {
-    $('pause').textContent = 'Resume';
     $('train-status').textContent = 'Paused.';
     setState('paused');
   },
   resumed() {
-    $('pause').textContent = 'Pause';
-    if (document.body.dataset.state === 'paused') {
+    if (state() === 'paused') {
       $('train-status').textContent = 'Training…';
       setState('training');
     }
   },
   evaluating() {
-    $('pause').disabled = true;
-    $('stop').disabled = true;
     $('train-status').textContent = 'Evaluating on the 10,000 test images…';
   },
-  evaluated({ evaluation, stopped }) {
-    $('test-accuracy').textContent = `${(evaluation.accuracy * 100).toFixed(2)}%`;
-    $('train-status').textContent = `${stopped ? 'Stopped' : 'Done'}: ${evaluation.correct.toLocaleString()} of ${evaluation.total.toLocaleString()} test images right. Draw a digit below.`;
-    setTraining(false);
+  evaluated(message) {
+    const { evaluation, epoch } = message;
+    $('test-accuracy').textContent = percent(evaluation.accuracy);
+    if (epoch) {
+      history.epochs.push(epoch);
+      charts.show(history);
+    }
+    showResults(message);
+    if (state() === 'training') {
+      $('train-status').textContent = `Epoch ${epoch?.epoch ?? ''} done: ${percent(evaluation.accuracy)} of the test images right. Training…`;
+    }
+  },
+  autosaved({ epoch, bytes }) {
+    $('checkpoint-status').textContent = `Epoch ${epoch} saved in this browser (${(bytes / 1024).toFixed(0)} KB).`;
+  },
+  finished({ stopped }) {
+    $('train-status').textContent = `${stopped ? 'Stopped' : 'Done'}: ${$('test-accuracy').textContent} of the test images right. Draw a digit below.`;
     setState('trained');
     requestPrediction();
   },
@@ -139,13 +330,25 @@ const handlers = {
     predicting = false;
     if (drawingChanged) requestPrediction();
   },
+  checkpoint({ bytes }) {
+    downloadFile(bytes);
+  },
+  loaded({ info, name }) {
+    history = { steps: [], loss: [], accuracy: [], epochs: [] };
+    charts.show(history);
+    showOptions(info.config);
+    $('checkpoint-status').textContent = `Loaded ${name}: ${describeRun(info)}`;
+    $('saved-run').hidden = true;
+    setState('trained');
+    requestPrediction();
+  },
   error({ message, cmd }) {
     if (cmd === 'predict') predicting = false;
-    if (cmd === 'train') {
+    if (cmd === 'train' || cmd === 'resume') {
       $('train-status').textContent = 'Training stopped because of an error.';
-      setTraining(false);
       setState('ready');
     }
+    if (cmd === 'load') $('checkpoint-status').textContent = 'The file was not loaded; the model in use is unchanged.';
     if (cmd === 'start') $('data-status').textContent = 'The page could not start.';
     showError(message);
   },
@@ -156,21 +359,56 @@ function main() {
   window.addEventListener('unhandledrejection', (e) => showError(e.reason?.message ?? e.reason));
   worker.addEventListener('message', ({ data }) => handlers[data.status]?.(data));
   worker.addEventListener('error', (e) => showError(e.message || 'the training worker failed to start'));
+
   pad = createDrawPad($('pad'), requestPrediction);
   $('clear').addEventListener('click', () => {
     pad.clear();
-    $('prediction').textContent = '–';
-    $('probabilities').replaceChildren();
+    clearPrediction();
+  });
+  $('undo').addEventListener('click', () => {
+    if (pad.undo()) requestPrediction();
+  });
+
+  $('optimizer').addEventListener('change', () => {
+    const rate = Number($('learning-rate').value);
+    if (Object.values(DEFAULT_LEARNING_RATE).includes(rate)) {
+      $('learning-rate').value = DEFAULT_LEARNING_RATE[$('optimizer').value];
+    }
   });
   $('train-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    setTraining(true);
-    setState('training');
+    clearError();
+    const options = readOptions();
+    batchSize = options.batchSize;
     $('test-accuracy').textContent = '–';
-    send('train', { backend: $('backend-choice').value, options: readOptions() });
+    $('stat-eta').textContent = '–';
+    setState('training');
+    send('train', { backend: $('backend-choice').value, options });
   });
-  $('pause').addEventListener('click', () => send(document.body.dataset.state === 'paused' ? 'resume' : 'pause'));
+  $('pause').addEventListener('click', () => send(state() === 'paused' ? 'unpause' : 'pause'));
   $('stop').addEventListener('click', () => send('stop'));
+
+  $('resume-run').addEventListener('click', () => {
+    clearError();
+    batchSize = Number($('batch-size').value);
+    setState('training');
+    send('resume', { backend: $('backend-choice').value });
+  });
+  $('discard-run').addEventListener('click', () => {
+    send('discard');
+    $('saved-run').hidden = true;
+    $('checkpoint-status').textContent = 'The saved run was deleted from this browser.';
+  });
+  $('download').addEventListener('click', () => send('download'));
+  $('load-file').addEventListener('change', async () => {
+    const file = $('load-file').files[0];
+    if (!file) return;
+    clearError();
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    $('load-file').value = '';
+    send('load', { bytes, name: file.name }, [bytes.buffer]);
+  });
+
   const requested = new URLSearchParams(location.search).get('backend');
   if (requested) $('backend-choice').value = requested;
   setState('starting');

@@ -1,6 +1,10 @@
 //! The data pipeline of the MindSpore LeNet-5 tutorial, as plain Rust:
-//! load ([`MnistDataset`]) -> shuffle (seeded, anew each epoch) -> map ([`normalize`]) ->
-//! batch -> repeat (for the number of epochs).
+//! load ([`MnistDataset`]) -> shuffle (seeded, anew each epoch) -> map ([`Augmentation`], then
+//! [`normalize`]) -> batch -> repeat (for the number of epochs).
+//!
+//! Every random draw comes from a generator seeded by the run's seed and the position in the
+//! run (the epoch for the shuffle, the batch for the augmentation), so a run resumed from a
+//! checkpoint sees exactly the batches the uninterrupted run would have seen.
 //!
 //! ```
 //! # use std::sync::Arc;
@@ -15,7 +19,10 @@ use std::sync::Arc;
 
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
-use super::mnist::{IMAGE_PIXELS, MnistDataset};
+use super::{
+    augment::Augmentation,
+    mnist::{IMAGE_PIXELS, MnistDataset},
+};
 
 /// Mean of the MNIST training pixels scaled to [0, 1] (as in the MindSpore tutorial's
 /// `shift_nml = -1 * 0.1307 / 0.3081` and PyTorch's MNIST example).
@@ -58,6 +65,8 @@ impl Batch {
 pub struct Pipeline {
     dataset: Arc<MnistDataset>,
     shuffle_seed: Option<u64>,
+    augmentation: Augmentation,
+    augment_seed: u64,
     batch_size: usize,
     epochs: usize,
 }
@@ -68,6 +77,8 @@ impl Pipeline {
         Self {
             dataset,
             shuffle_seed: None,
+            augmentation: Augmentation::Off,
+            augment_seed: 0,
             batch_size: 1,
             epochs: 1,
         }
@@ -77,6 +88,13 @@ impl Pipeline {
     /// same orders.
     pub fn shuffle(mut self, seed: u64) -> Self {
         self.shuffle_seed = Some(seed);
+        self
+    }
+
+    /// The map stage's distortions, drawn from `seed`; off by default.
+    pub fn augment(mut self, augmentation: Augmentation, seed: u64) -> Self {
+        self.augmentation = augmentation;
+        self.augment_seed = seed;
         self
     }
 
@@ -110,21 +128,46 @@ impl Pipeline {
 
     /// Runs the pipeline: an iterator over every batch of every epoch.
     pub fn batches(&self) -> Batches {
+        self.batches_from(0)
+    }
+
+    /// Runs the pipeline from batch `step` (counted over all epochs from 0): the batches an
+    /// uninterrupted run gives from there on.
+    pub fn batches_from(&self, step: usize) -> Batches {
+        let per_epoch = self.batches_per_epoch().max(1);
+        let epoch = step / per_epoch;
         Batches {
             pipeline: self.clone(),
-            rng: StdRng::seed_from_u64(self.shuffle_seed.unwrap_or(0)),
-            order: (0..self.dataset.len() as u32).collect(),
-            epoch: 0,
-            index: 0,
+            order: self.order(epoch),
+            epoch,
+            index: step % per_epoch,
         }
     }
+
+    /// The order of the images in `epoch`: file order, or a shuffle seeded by the seed and the
+    /// epoch.
+    fn order(&self, epoch: usize) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.dataset.len() as u32).collect();
+        if let Some(seed) = self.shuffle_seed {
+            order.shuffle(&mut StdRng::seed_from_u64(mix(seed, epoch as u64)));
+        }
+        order
+    }
+}
+
+/// A seed for one position of a run: `seed` and `position` mixed (SplitMix64's finaliser), so
+/// neighbouring positions get unrelated streams.
+fn mix(seed: u64, position: u64) -> u64 {
+    let mut z = seed ^ position.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The batches of a running [`Pipeline`], one at a time.
 #[derive(Debug, Clone)]
 pub struct Batches {
     pipeline: Pipeline,
-    rng: StdRng,
     order: Vec<u32>,
     epoch: usize,
     index: usize,
@@ -138,20 +181,30 @@ impl Iterator for Batches {
         if self.index == p.batches_per_epoch() {
             self.epoch += 1;
             self.index = 0;
+            if self.epoch < p.epochs {
+                self.order = p.order(self.epoch);
+            }
         }
         if self.epoch >= p.epochs {
             return None;
         }
-        if self.index == 0 && p.shuffle_seed.is_some() {
-            self.order.shuffle(&mut self.rng);
-        }
         let start = self.index * p.batch_size;
         let end = (start + p.batch_size).min(self.order.len());
         let picked = &self.order[start..end];
+        let step = (self.epoch * p.batches_per_epoch() + self.index) as u64;
+        let mut rng = StdRng::seed_from_u64(mix(p.augment_seed, step));
         let mut images = Vec::with_capacity(picked.len() * IMAGE_PIXELS);
         let mut labels = Vec::with_capacity(picked.len());
         for &i in picked {
-            images.extend(p.dataset.image(i as usize).iter().map(|&g| normalize(g)));
+            let distorted;
+            let image = match p.augmentation {
+                Augmentation::Off => p.dataset.image(i as usize),
+                kind => {
+                    distorted = kind.apply(p.dataset.image(i as usize), &mut rng);
+                    &distorted
+                }
+            };
+            images.extend(image.iter().map(|&g| normalize(g)));
             labels.push(p.dataset.label(i as usize) as i64);
         }
         let batch = Batch {
@@ -238,5 +291,48 @@ mod tests {
         let mut seen = epoch_order(&a, 1);
         seen.sort();
         assert_eq!(seen, (0..40).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn a_run_started_midway_gives_the_batches_of_the_whole_run() {
+        let pipeline = Pipeline::new(numbered(30))
+            .shuffle(9)
+            .augment(Augmentation::Affine, 9)
+            .batch(4)
+            .repeat(3);
+        let whole: Vec<Batch> = pipeline.batches().collect();
+        for step in [0, 5, 8, 9, 23] {
+            let rest: Vec<Batch> = pipeline.batches_from(step).collect();
+            assert_eq!(rest, whole[step..], "from step {step}");
+        }
+        assert_eq!(pipeline.batches_from(whole.len()).count(), 0);
+    }
+
+    #[test]
+    fn augmentation_changes_images_but_not_labels() {
+        // A digit-like image: ink in the middle, so that distortions move it.
+        let mut pixels = vec![0u8; IMAGE_PIXELS * 2];
+        for p in [10 * 28 + 10, 14 * 28 + 13, 17 * 28 + 16] {
+            pixels[p] = 255;
+            pixels[IMAGE_PIXELS + p] = 255;
+        }
+        let data = Arc::new(MnistDataset::new(pixels, vec![3, 8]).unwrap());
+        let plain = Pipeline::new(data.clone())
+            .batch(2)
+            .batches()
+            .next()
+            .unwrap();
+        let augmented = Pipeline::new(data)
+            .augment(Augmentation::Elastic, 1)
+            .batch(2)
+            .batches()
+            .next()
+            .unwrap();
+        assert_eq!(augmented.labels, plain.labels);
+        assert_ne!(augmented.images, plain.images);
+        assert_ne!(
+            augmented.images[..IMAGE_PIXELS],
+            augmented.images[IMAGE_PIXELS..]
+        );
     }
 }

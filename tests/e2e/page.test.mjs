@@ -1,7 +1,10 @@
-// The demo page as a person uses it: MNIST downloads, one epoch trains on the CPU backend to at
-// least 97% test accuracy, and a digit drawn with the mouse gets a prediction.
+// The demo page as a person uses it: MNIST downloads (then comes from the cache), training on the
+// CPU backend reaches at least 97% test accuracy in one epoch with live charts and results, runs
+// are saved every epoch and resumed after a reload, checkpoints download and load, a corrupt one
+// is refused, and digits drawn with the mouse get a prediction.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ARTIFACTS, launchBrowser, openPage, startServer } from './browser.mjs';
 
@@ -18,6 +21,7 @@ async function waitForState(page, state, timeout) {
 
 /** Draws a stroke through `points` (pad coordinates, 0-280) with the mouse. */
 async function draw(page, points) {
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = await page.locator('#pad').boundingBox();
   const scale = box.width / 280;
   const at = ([x, y]) => [box.x + x * scale, box.y + y * scale];
@@ -27,34 +31,87 @@ async function draw(page, points) {
   await page.mouse.up();
 }
 
-test('trains one epoch on the CPU backend to 97% test accuracy, then recognises a drawn 1', { timeout: 900_000 }, async () => {
+/** Text of the ten probability bars in `list`. */
+const bars = (page, list) => page.locator(`${list} li`).allTextContents();
+
+/** Waits for a prediction and returns the digit and the probability bars. */
+async function prediction(page) {
+  await page.waitForFunction(() => /^\d$/.test(document.querySelector('#prediction').textContent), null, { timeout: 10_000 });
+  await page.waitForTimeout(300);
+  return { digit: await page.textContent('#prediction'), bars: await bars(page, '#probabilities') };
+}
+
+const ONE = [[140, 40], [138, 120], [136, 200], [135, 240]];
+
+test('trains on the CPU with charts, results per epoch and auto-saves; a reload resumes the run without downloading MNIST again', { timeout: 900_000 }, async () => {
   const browser = await launchBrowser();
   try {
     const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
+    const mnistRequests = [];
+    page.context().on('request', (r) => r.url().includes('/data/') && mnistRequests.push(r.url()));
     await waitForState(page, 'ready', 120_000);
-    assert.match(await page.textContent('#data-status'), /60,000 training and 10,000 test images/);
+    assert.match(await page.textContent('#data-status'), /downloaded: 60,000 training and 10,000 test images/);
+    assert.equal(mnistRequests.length, 4);
     assert.equal(await page.getAttribute('#data-progress', 'value'), await page.getAttribute('#data-progress', 'max'));
     assert.equal(await page.textContent('#backend'), 'CPU');
 
+    await page.fill('#epochs', '2');
     await page.click('#train');
     await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 100, null, { timeout: 120_000 });
     const loss = Number(await page.textContent('#stat-loss'));
     assert.ok(loss > 0 && loss < 3, `loss shown during training: ${loss}`);
     assert.ok(Number((await page.textContent('#stat-speed')).replace(/,/g, '')) > 0, 'images per second are shown');
-    assert.match(await page.textContent('#stat-epoch'), /^1 \/ 1$/);
+    assert.match(await page.textContent('#stat-eta'), /^\d+ (s|min \d\d s)$/);
+    assert.match(await page.textContent('#stat-epoch'), /^1 \/ 2$/);
+    assert.ok(Number(await page.getAttribute('#epoch-progress', 'value')) > 100);
+    assert.equal(await page.getAttribute('#epoch-progress', 'max'), '938');
+    assert.equal(await page.getAttribute('#train-progress', 'max'), '1876');
+    assert.ok(Number(await page.getAttribute('#loss-chart', 'data-points')) >= 5, 'the loss chart has points');
+    assert.equal(await page.locator('#loss-chart canvas').count(), 1);
     await page.screenshot({ path: `${ARTIFACTS}/training.png`, fullPage: true });
 
-    await waitForState(page, 'trained', 900_000);
+    // After epoch 1: test accuracy, per-digit accuracy, confusion matrix, misclassified digits,
+    // and the run saved in IndexedDB.
+    await page.waitForFunction(() => /Epoch 1 saved/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 600_000 });
     const accuracy = parseFloat(await page.textContent('#test-accuracy'));
     console.log(`test accuracy on the page after one epoch: ${accuracy}%`);
     assert.ok(accuracy >= 97, `test accuracy ${accuracy}%`);
+    assert.equal(await page.getAttribute('#accuracy-chart', 'data-epochs'), '1');
+    assert.equal(await page.locator('#per-class li').count(), 10);
+    assert.match(await page.getAttribute('#confusion', 'aria-label'), /Most frequent mistake: \d+ images of \d taken for \d/);
+    const shown = await page.locator('#mistakes button').count();
+    assert.ok(shown > 0 && shown <= 60, `${shown} misclassified digits shown`);
+    await page.locator('#mistakes button').first().click();
+    assert.ok(await page.locator('#mistake-detail').isVisible());
+    assert.match(await page.textContent('#mistake-text'), /^Test image #\d+: a \d, taken for a \d/);
+    assert.equal((await bars(page, '#mistake-probabilities')).length, 10);
+    await page.screenshot({ path: `${ARTIFACTS}/results.png`, fullPage: true });
+    assert.ok(await page.locator('#error').isHidden(), await page.textContent('#error'));
 
-    await draw(page, [[140, 40], [138, 120], [136, 200], [135, 240]]);
-    await page.waitForFunction(() => /^\d$/.test(document.querySelector('#prediction').textContent));
-    await page.waitForTimeout(300);
-    assert.equal(await page.textContent('#prediction'), '1');
-    assert.equal(await page.locator('#probabilities li').count(), 10);
-    await page.screenshot({ path: `${ARTIFACTS}/trained-and-drawn.png`, fullPage: true });
+    // Reload during epoch 2: the saved run comes back with its charts, MNIST from the cache.
+    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 950, null, { timeout: 60_000 });
+    await page.reload();
+    await waitForState(page, 'trained', 120_000);
+    assert.match(await page.textContent('#data-status'), /from this browser’s cache/);
+    assert.equal(mnistRequests.length, 4, 'the second visit downloads no MNIST file');
+    assert.ok(await page.locator('#saved-run').isVisible());
+    assert.match(await page.textContent('#saved-text'), /stopped after epoch 1 of 2/);
+    assert.equal(await page.getAttribute('#accuracy-chart', 'data-epochs'), '1');
+    assert.ok(Number(await page.getAttribute('#loss-chart', 'data-points')) >= 40);
+    assert.equal(parseFloat(await page.textContent('#test-accuracy')), accuracy);
+    assert.equal(await page.inputValue('#epochs'), '2');
+    await page.screenshot({ path: `${ARTIFACTS}/restored.png`, fullPage: true });
+
+    // The restored model answers the draw pad, then training goes on from epoch 2.
+    await draw(page, ONE);
+    assert.equal((await prediction(page)).digit, '1');
+    await page.click('#resume-run');
+    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 960, null, { timeout: 60_000 });
+    assert.match(await page.textContent('#stat-epoch'), /^2 \/ 2$/);
+    assert.ok(await page.locator('#saved-run').isHidden());
+    await page.click('#stop');
+    await waitForState(page, 'trained', 120_000);
+    assert.ok(parseFloat(await page.textContent('#test-accuracy')) >= 97);
     assert.deepEqual(errors, []);
     assert.ok(await page.locator('#error').isHidden());
   } finally {
@@ -62,17 +119,21 @@ test('trains one epoch on the CPU backend to 97% test accuracy, then recognises 
   }
 });
 
-test('training pauses, resumes and stops, and the draw pad answers while training runs', { timeout: 300_000 }, async () => {
+test('SGD with augmentation pauses, resumes and stops; the draw pad answers while training runs; undo works', { timeout: 300_000 }, async () => {
   const browser = await launchBrowser();
   try {
     const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
     await waitForState(page, 'ready', 120_000);
     const step = async () => Number(await page.getAttribute('#train-progress', 'value'));
+    await page.selectOption('#optimizer', 'sgd');
+    assert.equal(await page.inputValue('#learning-rate'), '0.01');
+    await page.selectOption('#augmentation', 'elastic');
+    await page.fill('#seed', '7');
     await page.click('#train');
     await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 20, null, { timeout: 60_000 });
 
     await draw(page, [[140, 40], [138, 140], [136, 240]]);
-    await page.waitForFunction(() => /^\d$/.test(document.querySelector('#prediction').textContent), null, { timeout: 10_000 });
+    await prediction(page);
     assert.ok((await step()) < 938, 'the prediction came while training was still running');
 
     await page.click('#pause');
@@ -84,12 +145,22 @@ test('training pauses, resumes and stops, and the draw pad answers while trainin
 
     await page.click('#pause');
     await page.waitForFunction((at) => Number(document.querySelector('#train-progress').value) > at + 10, pausedAt, { timeout: 30_000 });
+    const loss = Number(await page.textContent('#stat-loss'));
+    assert.ok(Number.isFinite(loss) && loss < 2.5, `SGD with elastic augmentation: loss ${loss}`);
 
     await page.click('#stop');
-    await waitForState(page, 'trained', 60_000);
+    await waitForState(page, 'trained', 120_000);
     assert.match(await page.textContent('#train-status'), /^Stopped: /);
     assert.match(await page.textContent('#test-accuracy'), /^\d+\.\d\d%$/);
     assert.ok((await step()) < 938, 'stopped before the end of the epoch');
+
+    // Undo takes back the last stroke; undoing the only stroke leaves an empty pad.
+    await draw(page, [[60, 60], [220, 60]]);
+    await page.waitForTimeout(500);
+    await page.click('#undo');
+    await page.click('#undo');
+    await page.waitForFunction(() => document.querySelector('#prediction').textContent === '–');
+    assert.equal(await page.locator('#probabilities li').count(), 0);
     await page.screenshot({ path: `${ARTIFACTS}/stopped.png`, fullPage: true });
     assert.deepEqual(errors, []);
   } finally {
@@ -97,14 +168,83 @@ test('training pauses, resumes and stops, and the draw pad answers while trainin
   }
 });
 
-test('auto picks WebGPU when the browser has it and says why it falls back when not', { timeout: 180_000 }, async () => {
+test('a checkpoint downloads and loads back; a corrupt file is refused and leaves the model unchanged', { timeout: 300_000 }, async () => {
+  const browser = await launchBrowser();
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
+    await waitForState(page, 'ready', 120_000);
+    await page.click('#train');
+    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 150, null, { timeout: 60_000 });
+    await page.click('#stop');
+    await waitForState(page, 'trained', 120_000);
+    const accuracy = await page.textContent('#test-accuracy');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    assert.equal(download.suggestedFilename(), 'lenet5-mnist.ckpt');
+    const saved = readFileSync(await download.path());
+    assert.equal(saved.subarray(0, 8).toString(), 'LeNet5ck');
+    assert.match(await page.textContent('#checkpoint-status'), /Checkpoint downloaded \(\d+ KB\)/);
+
+    await draw(page, ONE);
+    const before = await prediction(page);
+
+    const corrupt = Buffer.from(saved);
+    corrupt[Math.floor(corrupt.length / 2)] ^= 0xff;
+    for (const [name, buffer, message] of [
+      ['corrupt.ckpt', corrupt, /checkpoint file is damaged/],
+      ['notes.txt', Buffer.from('not a checkpoint at all'), /not a LeNet-5 checkpoint/],
+    ]) {
+      await page.setInputFiles('#load-file', { name, mimeType: 'application/octet-stream', buffer });
+      await page.waitForSelector('#error:not([hidden])', { timeout: 10_000 });
+      assert.match(await page.textContent('#error'), message);
+      assert.match(await page.textContent('#checkpoint-status'), /model in use is unchanged/);
+      await page.click('#clear');
+      await draw(page, ONE);
+      assert.deepEqual(await prediction(page), before, `the model answers as before after ${name}`);
+      assert.equal(await page.textContent('#test-accuracy'), accuracy);
+    }
+    await page.screenshot({ path: `${ARTIFACTS}/corrupt-checkpoint.png`, fullPage: true });
+
+    // A fresh page loads the downloaded file and gets the same model back.
+    const fresh = await openPage(browser, `${server.url}?backend=cpu`);
+    await waitForState(fresh.page, 'ready', 120_000);
+    await fresh.page.setInputFiles('#load-file', { name: 'lenet5-mnist.ckpt', mimeType: 'application/octet-stream', buffer: saved });
+    await fresh.page.waitForFunction(() => /^Loaded lenet5-mnist\.ckpt/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 30_000 });
+    await fresh.page.waitForFunction((a) => document.querySelector('#test-accuracy').textContent === a, accuracy, { timeout: 60_000 });
+    await draw(fresh.page, ONE);
+    assert.deepEqual(await prediction(fresh.page), before);
+    assert.ok(await fresh.page.locator('#mistakes button').count() > 0);
+    assert.deepEqual(fresh.errors, []);
+    assert.deepEqual(errors.filter((e) => !/damaged|not a LeNet-5/.test(e)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('auto picks WebGPU when the browser has it and says why it falls back when not; keyboard and phone width work', { timeout: 180_000 }, async () => {
   for (const [webgpu, shown] of [[true, 'WebGPU'], [false, 'CPU']]) {
     const browser = await launchBrowser({ webgpu });
     try {
       const { page, errors } = await openPage(browser, server.url);
       await waitForState(page, 'ready', 120_000);
       assert.equal(await page.textContent('#backend'), shown);
-      if (!webgpu) assert.match(await page.textContent('#backend-note'), /WebGPU/);
+      if (!webgpu) {
+        assert.match(await page.textContent('#backend-note'), /WebGPU/);
+        // Keyboard: Tab reaches the controls, in page order, up to Train.
+        const reached = [];
+        for (let i = 0; i < 30 && reached.at(-1) !== 'train'; i++) {
+          await page.keyboard.press('Tab');
+          reached.push(await page.evaluate(() => document.activeElement?.id));
+        }
+        assert.deepEqual(reached.filter(Boolean), ['backend-choice', 'optimizer', 'epochs', 'batch-size', 'learning-rate', 'augmentation', 'seed', 'train']);
+        // Phone width: nothing sticks out sideways.
+        await page.setViewportSize({ width: 375, height: 800 });
+        await page.waitForTimeout(300);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+        await page.screenshot({ path: `${ARTIFACTS}/phone.png`, fullPage: true });
+        assert.ok(await page.locator('#error').isHidden(), await page.textContent('#error'));
+      }
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
