@@ -268,7 +268,8 @@ async fn host_copy(model: &LeNet5) -> Result<LeNet5, CheckpointError> {
     }))
 }
 
-#[cfg(test)]
+// Natively only: the tests block on the async save, which a browser cannot do.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 

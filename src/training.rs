@@ -19,10 +19,10 @@ use crate::{
     model::{LeNet5, LeNet5Config},
 };
 
-/// Settings of a training run. Serialised in camelCase, every field optional (JS options and
-/// checkpoint headers use this form).
+/// Settings of a training run. Serialised in camelCase, every field optional, a misspelt one
+/// refused (JS options and checkpoint headers use this form).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TrainingConfig {
     /// Passes over the training set.
     pub epochs: usize,
@@ -245,6 +245,7 @@ impl Trainer {
         ))
     }
 
+    /// The run with `model` and `optimizer` as they are after `step` steps (0: a new run).
     fn at_step(
         device: Device,
         train: Arc<MnistDataset>,
@@ -291,11 +292,6 @@ impl Trainer {
             training_images: self.training_images,
         };
         Ok(Checkpoint::save(self.model(), optimizer, state).await?)
-    }
-
-    /// Settings of the run.
-    pub fn config(&self) -> &TrainingConfig {
-        &self.config
     }
 
     /// The model as trained so far.
@@ -353,8 +349,8 @@ impl Trainer {
         }))
     }
 
-    /// Forward, loss, backward and an optimizer update on one batch. Returns the batch's summed loss
-    /// and its number of correct predictions, both still on the device.
+    /// Forward, loss, backward and an optimizer update on one batch. Returns the batch's summed
+    /// loss and its number of correct predictions, both still on the device.
     fn learn(&mut self, batch: Batch) -> (Tensor<1>, Tensor<1, Int>) {
         let n = batch.len();
         let images = Tensor::<4>::from_data(
