@@ -10,12 +10,11 @@
 //! | 4 | format version (1) |
 //! | 4 + n | length and JSON of the [`TrainingState`] (settings and position in the run) |
 //! | 4 + n | length and burnpack bytes of the weights |
-//! | 4 + n | length and burnpack bytes of the optimizer's state (length 0: none saved) |
+//! | 4 + n | length and bytes of the optimizer's state (see `Optimizer::to_bytes`; 0: none yet) |
 //! | 4 | CRC-32 of everything before it |
 
 use burn::{
     module::{Module, ModuleMapper, ModuleVisitor, Param},
-    optim::ModuleOptimizer,
     store::{BurnpackStore, ModuleSnapshot},
     tensor::{Bytes, Device, ExecutionError, Tensor, TensorData},
 };
@@ -24,17 +23,11 @@ use thiserror::Error;
 
 use crate::{
     model::{LeNet5, LeNet5Config},
+    optimizer::Optimizer,
     training::TrainingConfig,
 };
 
 const MAGIC: &[u8; 8] = b"LeNet5ck";
-
-/// Whether checkpoints carry the optimizer's state (Adam's moments, SGD's velocity): natively
-/// yes, in the browser no. burn 0.22 reads that state back only synchronously, which WebGPU in a
-/// browser cannot do, and loads it onto `Device::default()`, which in a wasm build is WebGPU
-/// even when training runs on the CPU. A run resumed in the browser therefore starts the
-/// optimizer's state afresh; its weights, settings and place in the data are restored exactly.
-pub const OPTIMIZER_STATE_SAVED: bool = cfg!(not(target_arch = "wasm32"));
 const VERSION: u32 = 1;
 
 /// Why bytes could not be read as a checkpoint, or a checkpoint not be made.
@@ -82,21 +75,20 @@ impl TrainingState {
     }
 }
 
-/// A saved training run: the state, the weights and, when it could be read, the optimizer's
-/// state.
+/// A saved training run: where it stands, the weights and the optimizer's state.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     pub state: TrainingState,
     weights: Vec<u8>,
-    optimizer: Option<Vec<u8>>,
+    optimizer: Vec<u8>,
 }
 
 impl Checkpoint {
-    /// Saves `model` (read back from its device asynchronously) and `optimizer` (read
-    /// synchronously, so only from a device that allows it) with `state`.
+    /// Saves `model` (read back from its device asynchronously) with the optimizer's state (from
+    /// `Optimizer::to_bytes`) and `state`.
     pub async fn save(
         model: &LeNet5,
-        optimizer: Option<&ModuleOptimizer>,
+        optimizer: Vec<u8>,
         state: TrainingState,
     ) -> Result<Self, CheckpointError> {
         let mut store = BurnpackStore::from_bytes(None);
@@ -108,10 +100,6 @@ impl Checkpoint {
             .get_bytes()
             .map_err(|e| CheckpointError::Save(e.to_string()))?
             .to_vec();
-        let optimizer = optimizer
-            .map(|o| o.into_bytes().map(|b| b.to_vec()))
-            .transpose()
-            .map_err(|e| CheckpointError::Save(e.to_string()))?;
         Ok(Self {
             state,
             weights,
@@ -119,16 +107,15 @@ impl Checkpoint {
         })
     }
 
-    /// True when the optimizer's state was saved (a resumed run then goes on exactly as the
-    /// saved one would have).
+    /// True when the optimizer's state was saved (it is, once the run has taken a step).
     pub fn has_optimizer(&self) -> bool {
-        self.optimizer.is_some()
+        !self.optimizer.is_empty()
     }
 
     /// The checkpoint as one file.
     pub fn to_bytes(&self) -> Vec<u8> {
         let state = serde_json::to_vec(&self.state).expect("the training state serialises");
-        let optimizer = self.optimizer.as_deref().unwrap_or_default();
+        let optimizer = &self.optimizer;
         let mut out = Vec::with_capacity(32 + state.len() + self.weights.len() + optimizer.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -170,7 +157,7 @@ impl Checkpoint {
             CheckpointError::Damaged(format!("its training state is unreadable: {e}"))
         })?;
         let weights = section()?.to_vec();
-        let optimizer = Some(section()?.to_vec()).filter(|o| !o.is_empty());
+        let optimizer = section()?.to_vec();
         if !rest.is_empty() {
             return Err(damaged("it has bytes after its last section"));
         }
@@ -197,18 +184,10 @@ impl Checkpoint {
         Ok(model)
     }
 
-    /// `optimizer` with the saved state loaded, or unchanged when none was saved (or, in the
-    /// browser, where it cannot be loaded: see [`OPTIMIZER_STATE_SAVED`]).
-    pub fn optimizer(
-        &self,
-        optimizer: ModuleOptimizer,
-    ) -> Result<ModuleOptimizer, CheckpointError> {
-        match &self.optimizer {
-            Some(bytes) if OPTIMIZER_STATE_SAVED => optimizer
-                .from_bytes(Bytes::from_bytes_vec(bytes.clone()))
-                .map_err(|e| CheckpointError::Mismatch(format!("the optimizer state: {e}"))),
-            _ => Ok(optimizer),
-        }
+    /// The run's optimizer with its saved state, for `model` (loaded by [`Checkpoint::model`]),
+    /// placed on `device` (the run's device, without autodiff).
+    pub fn optimizer(&self, model: &LeNet5, device: &Device) -> Result<Optimizer, CheckpointError> {
+        Optimizer::from_bytes(self.state.config.optimizer, &self.optimizer, model, device)
     }
 }
 
@@ -284,7 +263,7 @@ mod tests {
 
     fn saved() -> Checkpoint {
         let model = LeNet5Config::new().init(&Device::flex());
-        futures_lite::future::block_on(Checkpoint::save(&model, None, state())).unwrap()
+        futures_lite::future::block_on(Checkpoint::save(&model, Vec::new(), state())).unwrap()
     }
 
     #[test]
@@ -333,7 +312,7 @@ mod tests {
             .with_fc1_units(100)
             .init(&Device::flex());
         let checkpoint =
-            futures_lite::future::block_on(Checkpoint::save(&other, None, state())).unwrap();
+            futures_lite::future::block_on(Checkpoint::save(&other, Vec::new(), state())).unwrap();
         let back = Checkpoint::from_bytes(&checkpoint.to_bytes()).unwrap();
         let err = back.model(&Device::flex()).unwrap_err();
         assert!(matches!(err, CheckpointError::Mismatch(_)), "{err}");

@@ -10,6 +10,7 @@ pub mod drawpad;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+pub mod optimizer;
 pub mod training;
 
 #[cfg(target_arch = "wasm32")]

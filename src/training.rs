@@ -6,17 +6,18 @@ use std::sync::Arc;
 
 use burn::{
     nn::loss::CrossEntropyLossConfig,
-    optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, momentum::MomentumConfig},
+    optim::GradientsParams,
     tensor::{Device, ExecutionError, Int, Tensor, TensorData},
 };
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::{
-    checkpoint::{Checkpoint, CheckpointError, OPTIMIZER_STATE_SAVED, TrainingState},
+    checkpoint::{Checkpoint, CheckpointError, TrainingState},
     data::{Augmentation, Batch, Batches, IMAGE_SIDE, MnistDataset, Pipeline},
     metrics::mean,
     model::{LeNet5, LeNet5Config},
+    optimizer::Optimizer,
 };
 
 /// Settings of a training run. Serialised in camelCase, every field optional, a misspelt one
@@ -68,12 +69,11 @@ pub enum OptimizerKind {
 }
 
 impl OptimizerKind {
-    fn init(self) -> ModuleOptimizer {
+    /// The name people know it by.
+    pub fn name(self) -> &'static str {
         match self {
-            OptimizerKind::Adam => AdamConfig::new().init(),
-            OptimizerKind::Sgd => SgdConfig::new()
-                .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
-                .init(),
+            OptimizerKind::Adam => "Adam",
+            OptimizerKind::Sgd => "SGD",
         }
     }
 }
@@ -187,7 +187,7 @@ impl Window {
 pub struct Trainer {
     /// Always `Some` between steps; taken while the optimizer consumes it.
     model: Option<LeNet5>,
-    optimizer: ModuleOptimizer,
+    optimizer: Optimizer,
     batches: Batches,
     device: Device,
     config: TrainingConfig,
@@ -211,7 +211,7 @@ impl Trainer {
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = LeNet5Config::new().init(&device);
-        let optimizer = config.optimizer.init();
+        let optimizer = Optimizer::new(config.optimizer);
         Ok(Self::at_step(device, train, config, model, optimizer, 0))
     }
 
@@ -237,9 +237,9 @@ impl Trainer {
             ))
             .into());
         }
+        let model = checkpoint.model(&device.clone().autodiff())?;
+        let optimizer = checkpoint.optimizer(&model, device)?;
         let device = device.clone().autodiff();
-        let model = checkpoint.model(&device)?;
-        let optimizer = checkpoint.optimizer(config.optimizer.init())?;
         Ok(Self::at_step(
             device, train, config, model, optimizer, state.step,
         ))
@@ -251,7 +251,7 @@ impl Trainer {
         train: Arc<MnistDataset>,
         config: TrainingConfig,
         model: LeNet5,
-        optimizer: ModuleOptimizer,
+        optimizer: Optimizer,
         step: usize,
     ) -> Self {
         let images = train.len();
@@ -280,17 +280,16 @@ impl Trainer {
         }
     }
 
-    /// The run so far, ready to save: settings, position, the weights (read back
-    /// asynchronously) and, outside the browser, the optimizer's state (see
-    /// [`crate::checkpoint::OPTIMIZER_STATE_SAVED`]).
+    /// The run so far, ready to save: settings, position, weights and the optimizer's state,
+    /// read back from the device asynchronously.
     pub async fn checkpoint(&self) -> Result<Checkpoint, TrainingError> {
-        let optimizer = OPTIMIZER_STATE_SAVED.then_some(&self.optimizer);
         let state = TrainingState {
             config: self.config.clone(),
             step: self.step,
             steps_per_epoch: self.steps_per_epoch,
             training_images: self.training_images,
         };
+        let optimizer = self.optimizer.to_bytes().await?;
         Ok(Checkpoint::save(self.model(), optimizer, state).await?)
     }
 

@@ -277,8 +277,7 @@ impl LeNet {
     }
 
     /// The current or last training run (or the checkpoint loaded last) as checkpoint bytes:
-    /// settings, position in the run and weights. (burn cannot save the optimizer's state in a
-    /// browser, so a resumed run starts it afresh.)
+    /// settings, position in the run, weights and the optimizer's state.
     #[wasm_bindgen(js_name = saveCheckpoint)]
     pub async fn save_checkpoint(&self) -> Result<Vec<u8>, JsError> {
         let checkpoint = match (&self.run, &self.loaded) {
