@@ -283,7 +283,7 @@ const handlers = {
     setState('trained');
   },
   training({ backend, history: current }) {
-    history = structuredClone(current);
+    history = current;
     charts.show(history);
     $('saved-run').hidden = true;
     $('train-status').textContent = `Training on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`;

@@ -74,7 +74,7 @@ test('trains on the CPU with charts, results per epoch and auto-saves; a reload 
     // and the run saved in IndexedDB.
     await page.waitForFunction(() => /Epoch 1 saved/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 600_000 });
     const accuracy = parseFloat(await page.textContent('#test-accuracy'));
-    console.log(`test accuracy on the page after one epoch: ${accuracy}%`);
+    console.log(`test accuracy on the page after one epoch: ${accuracy}%, ${await page.textContent('#stat-speed')} images per second`);
     assert.ok(accuracy >= 97, `test accuracy ${accuracy}%`);
     assert.equal(await page.getAttribute('#accuracy-chart', 'data-epochs'), '1');
     assert.equal(await page.locator('#per-class li').count(), 10);
@@ -147,6 +147,7 @@ test('SGD with augmentation pauses, resumes and stops; the draw pad answers whil
     await page.waitForFunction((at) => Number(document.querySelector('#train-progress').value) > at + 10, pausedAt, { timeout: 30_000 });
     const loss = Number(await page.textContent('#stat-loss'));
     assert.ok(Number.isFinite(loss) && loss < 2.5, `SGD with elastic augmentation: loss ${loss}`);
+    console.log(`images per second with SGD and elastic augmentation: ${await page.textContent('#stat-speed')}`);
 
     await page.click('#stop');
     await waitForState(page, 'trained', 120_000);
