@@ -271,9 +271,10 @@ const handlers = {
     $('download').disabled = false;
     setState('ready');
   },
-  saved({ info, history: saved }) {
+  saved({ info, history: saved, results }) {
     history = saved;
     charts.show(history);
+    if (results) showResults(results);
     showOptions(info.config);
     $('saved-text').textContent = `${describeRun(info)} Its model answers the draw pad now.${info.finished ? '' : ' Resume to go on where it stopped.'}`;
     $('resume-run').hidden = info.finished;

@@ -32,7 +32,7 @@ async function withStore(mode, makeRequest) {
 
 /**
  * Saves the run, replacing the one saved before.
- * @param {{checkpoint: Uint8Array, info: object, history: object, savedAt: number}} run
+ * @param {{checkpoint: Uint8Array, history: object, results: object, savedAt: number}} run
  */
 export function saveRun(run) {
   return withStore('readwrite', (store) => store.put(run, KEY));

@@ -24,6 +24,8 @@ let mnist = null;
 let checkpoint = null;
 /** The charts of the current run: read-backs of the loss and accuracy, and evaluations. */
 let history = emptyHistory();
+/** The last evaluation as sent to the page (saved with the run, shown again after a reload). */
+let results = null;
 let paused = null; // while paused: {promise, resume}
 let stopRequested = false;
 let training = false;
@@ -102,7 +104,8 @@ async function restoreSavedRun() {
     const info = await withModel((m) => m.loadCheckpoint(saved.checkpoint));
     checkpoint = saved.checkpoint;
     history = saved.history;
-    post('saved', { info, history, savedAt: saved.savedAt });
+    results = saved.results;
+    post('saved', { info, history, results, savedAt: saved.savedAt });
   } catch (e) {
     await forgetRun();
     throw new Error(`The saved training run could not be restored and was deleted: ${e.message}`);
@@ -184,7 +187,8 @@ async function evaluate(progress) {
   delete evaluation.misclassified;
   const epoch = progress && { epoch: progress.epoch, step: progress.step, accuracy: evaluation.accuracy };
   if (epoch) history.epochs.push(epoch);
-  post('evaluated', { evaluation, mistakes, epoch, mistakeCount: evaluation.total - evaluation.correct });
+  results = { evaluation, mistakes, mistakeCount: evaluation.total - evaluation.correct };
+  post('evaluated', { ...results, epoch });
 }
 
 /** Saves the run to IndexedDB, with its charts. */
@@ -192,7 +196,7 @@ async function autosave(progress) {
   try {
     const bytes = await withModel((m) => m.saveCheckpoint());
     checkpoint = bytes;
-    await saveRun({ checkpoint: bytes, history, savedAt: Date.now() });
+    await saveRun({ checkpoint: bytes, history, results, savedAt: Date.now() });
     post('autosaved', { epoch: progress.epoch, bytes: bytes.length });
   } catch (e) {
     post('error', { message: `The checkpoint of epoch ${progress.epoch} could not be saved: ${e.message}`, cmd: 'autosave' });

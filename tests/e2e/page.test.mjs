@@ -99,6 +99,7 @@ test('trains on the CPU with charts, results per epoch and auto-saves; a reload 
     assert.equal(await page.getAttribute('#accuracy-chart', 'data-epochs'), '1');
     assert.ok(Number(await page.getAttribute('#loss-chart', 'data-points')) >= 40);
     assert.equal(parseFloat(await page.textContent('#test-accuracy')), accuracy);
+    assert.equal(await page.locator('#mistakes button').count(), shown, 'the results of epoch 1 are back');
     assert.equal(await page.inputValue('#epochs'), '2');
     await page.screenshot({ path: `${ARTIFACTS}/restored.png`, fullPage: true });
 
