@@ -185,6 +185,7 @@ test('a checkpoint downloads and loads back; a corrupt file is refused and leave
     assert.equal(download.suggestedFilename(), 'lenet5-mnist.ckpt');
     const saved = readFileSync(await download.path());
     assert.equal(saved.subarray(0, 8).toString(), 'LeNet5ck');
+    console.log(`checkpoint file: ${saved.length.toLocaleString()} bytes`);
     assert.match(await page.textContent('#checkpoint-status'), /Checkpoint downloaded \(\d+ KB\)/);
 
     await draw(page, ONE);
