@@ -11,11 +11,11 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(
 PORT ?= 8080
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: demo test setup tools data npm browser build serve test-native test-browser test-e2e
+.PHONY: demo test setup tools data npm browser build serve test-native test-browser test-e2e test-package
 
 demo: setup build serve
 
-test: setup browser build test-native test-browser test-e2e
+test: setup browser build test-native test-browser test-e2e test-package
 
 setup: tools data npm
 
@@ -62,3 +62,13 @@ test-browser:
 
 test-e2e:
 	npm run test:e2e
+
+## The npm package as another app uses it: `npm pack` pkg/, install the tarball into
+## tests/consumer/ (a Vite + TypeScript app), type-check it, bundle it, and run it in Chromium.
+test-package:
+	rm -rf target/npm && mkdir -p target/npm
+	cd pkg && npm pack --pack-destination ../target/npm
+	cd tests/consumer && npm ci --no-audit --no-fund && \
+		npm install --no-audit --no-fund --no-save ../../target/npm/lenet-web-*.tgz && \
+		npx tsc --noEmit -p . && npx vite build
+	node --test tests/consumer/

@@ -122,6 +122,17 @@ pub struct Progress {
     pub epoch_done: bool,
 }
 
+/// How far a run has got (camelCase fields when serialised for JS).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Position {
+    /// Steps done, over all epochs.
+    pub step: usize,
+    pub total_steps: usize,
+    /// Whole epochs done.
+    pub epochs_done: usize,
+}
+
 /// Loss and accuracy over a window of steps.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct StepMetrics {
@@ -303,6 +314,15 @@ impl Trainer {
     /// Ends the run, giving back the model as trained so far.
     pub fn into_model(self) -> LeNet5 {
         self.model.expect("the model is present between steps")
+    }
+
+    /// How far the run has got.
+    pub fn position(&self) -> Position {
+        Position {
+            step: self.step,
+            total_steps: self.total_steps,
+            epochs_done: self.step / self.steps_per_epoch,
+        }
     }
 
     /// True when every step of every epoch has been taken.

@@ -125,12 +125,12 @@ async fn trains_on_webgpu() {
 
 #[wasm_bindgen_test]
 async fn the_js_surface_uses_the_backend_asked_for() {
-    let cpu = LeNet::create("cpu".into()).await.unwrap();
+    let cpu = LeNet::create(Some("cpu".into())).await.unwrap();
     assert_eq!(cpu.backend(), "cpu");
     assert_eq!(cpu.fallback_reason(), None);
-    let gpu = LeNet::create("webgpu".into()).await.unwrap();
+    let gpu = LeNet::create(Some("webgpu".into())).await.unwrap();
     assert_eq!(gpu.backend(), "webgpu");
-    let auto = LeNet::create("auto".into()).await.unwrap();
+    let auto = LeNet::create(Some("auto".into())).await.unwrap();
     assert_eq!(auto.backend(), "webgpu");
-    assert!(LeNet::create("tpu".into()).await.is_err());
+    assert!(LeNet::create(Some("tpu".into())).await.is_err());
 }

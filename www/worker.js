@@ -1,8 +1,8 @@
-// The training worker: owns the wasm model, downloads MNIST, trains step by step, evaluates and
-// saves a checkpoint after every epoch, and answers predictions between steps, so the page never
-// freezes. It talks to the page in messages:
-//   page -> worker: {cmd: 'start'|'train'|'resume'|'pause'|'stop'|'predict'|'download'|'load'|
-//                    'discard', ...}
+// The training worker: owns the model (the npm package's public API only), downloads MNIST,
+// trains, evaluates and saves a checkpoint after every epoch, and answers predictions between
+// steps, so the page never freezes. It talks to the page in messages:
+//   page -> worker: {cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|'predict'|
+//                    'download'|'load'|'discard', ...}
 //   worker -> page: {status: 'download'|'ready'|'backend'|'saved'|'training'|'progress'|'paused'|
 //                    'resumed'|'evaluating'|'evaluated'|'finished'|'autosaved'|'prediction'|
 //                    'checkpoint'|'loaded'|'error', ...}
@@ -26,9 +26,9 @@ let checkpoint = null;
 let history = emptyHistory();
 /** The last evaluation as sent to the page (saved with the run, shown again after a reload). */
 let results = null;
+/** While training: the run's AbortController. */
+let controller = null;
 let paused = null; // while paused: {promise, resume}
-let stopRequested = false;
-let training = false;
 
 function emptyHistory() {
   return { steps: [], loss: [], accuracy: [], epochs: [] };
@@ -39,56 +39,34 @@ function post(status, data = {}, transfer = []) {
   postMessage({ status, ...data }, transfer);
 }
 
-/** Calls into the wasm model one at a time: a prediction waits for the step in progress. */
-let queue = Promise.resolve();
-function withModel(task) {
-  const run = queue.then(() => task(lenet));
-  queue = run.catch(() => {});
-  return run;
-}
-
-/** Lets queued messages (pause, stop, predict) run between steps. A MessageChannel task, unlike
- * a nested setTimeout, is not clamped to 4 ms. */
-const tick = new MessageChannel();
-function yieldToMessages() {
-  return new Promise((resolve) => {
-    tick.port1.onmessage = resolve;
-    tick.port2.postMessage(null);
-  });
-}
-
 /** Loads the downloaded MNIST into `model`; returns the sizes of the two splits. */
-function loadMnist(model) {
+async function loadMnist(model) {
   return {
-    trainCount: model.loadTrainingSet(mnist.trainImages, mnist.trainLabels),
-    testCount: model.loadTestSet(mnist.testImages, mnist.testLabels),
+    trainCount: await model.loadTrainingSet(mnist.trainImages, mnist.trainLabels),
+    testCount: await model.loadTestSet(mnist.testImages, mnist.testLabels),
   };
 }
 
-/** Creates the model on `choice` ('auto' | 'webgpu' | 'cpu'), with the data if downloaded. */
-async function createModel(choice) {
+/** Makes the model run on `choice` ('auto' | 'webgpu' | 'cpu'), carrying over the data and the
+ * checkpoint. */
+async function useBackend(choice) {
+  if (choice === lenetBackend) return;
   const created = await LeNet.create(choice);
-  if (mnist) loadMnist(created);
+  if (mnist) await loadMnist(created);
+  if (checkpoint) await created.loadCheckpoint(checkpoint);
   lenet?.free();
   lenet = created;
   lenetBackend = choice;
   post('backend', { backend: created.backend, fallbackReason: created.fallbackReason });
 }
 
-/** Makes sure the model runs on `backend`, carrying the checkpoint over to a new one. */
-async function useBackend(backend) {
-  if (backend === lenetBackend) return;
-  await withModel(() => createModel(backend));
-  if (checkpoint) await withModel((m) => m.loadCheckpoint(checkpoint));
-}
-
 async function start({ backend }) {
   await init();
-  await withModel(() => createModel(backend));
+  await useBackend(backend);
   const { files, cached } = await downloadMnist((loaded, total) => post('download', { loaded, total }));
   mnist = files;
   try {
-    post('ready', { ...(await withModel(loadMnist)), cached });
+    post('ready', { ...(await loadMnist(lenet)), cached });
   } catch (e) {
     await forgetMnist(); // a damaged cached file must not break every later visit
     throw new Error(`${e.message} Reload the page to download MNIST again.`);
@@ -101,7 +79,7 @@ async function restoreSavedRun() {
   const saved = await loadRun().catch(() => undefined);
   if (!saved) return;
   try {
-    const info = await withModel((m) => m.loadCheckpoint(saved.checkpoint));
+    const info = await lenet.loadCheckpoint(saved.checkpoint);
     checkpoint = saved.checkpoint;
     history = saved.history;
     results = saved.results;
@@ -114,116 +92,114 @@ async function restoreSavedRun() {
 
 async function train({ backend, options }) {
   await useBackend(backend);
-  await withModel((m) => m.startTraining(options));
   history = emptyHistory();
-  await runTraining();
+  await runTraining((callbacks) => lenet.train({ ...options, ...callbacks }));
 }
 
-async function resume({ backend, epochs }) {
+async function resume({ backend }) {
   if (!checkpoint) throw new Error('there is no saved run to resume');
   await useBackend(backend);
-  await withModel((m) => m.resumeTraining(epochs));
-  await runTraining();
+  await runTraining((callbacks) => lenet.resume(callbacks));
 }
 
-/** Steps the started run to its end (or a stop), evaluating and saving after every epoch. */
-async function runTraining() {
-  stopRequested = false;
+/** Runs `start` (train or resume) with callbacks that report progress, pause on request,
+ * evaluate and save after every epoch; a stop aborts it. */
+async function runTraining(start) {
+  controller = new AbortController();
   paused = null;
-  training = true;
   post('training', { backend: lenet.backend, history });
   // Images per second are measured from the end of one step to the end of a later one, leaving
   // out the first step (set-up), pauses and evaluations.
   let mark = null;
-  let lastEvaluated = null;
   let last = null;
-  try {
-    for (;;) {
-      if (paused) {
-        await paused.promise;
-        mark = null;
-      }
-      if (stopRequested) {
-        await withModel((m) => m.stopTraining());
-        break;
-      }
-      const p = await withModel((m) => m.step());
-      if (!p) break;
-      last = p;
-      const now = performance.now();
-      if (mark && p.loss !== undefined) {
-        p.imagesPerSecond = ((p.imagesSeen - mark.images) * 1000) / (now - mark.time);
-      }
-      if (!mark || p.loss !== undefined) mark = { time: now, images: p.imagesSeen };
-      if (p.loss !== undefined) {
-        history.steps.push(p.step);
-        history.loss.push(p.loss);
-        history.accuracy.push(p.accuracy);
-      }
-      post('progress', { progress: p });
-      if (p.epochDone) {
-        await evaluate(p);
-        lastEvaluated = p.step;
-        await autosave(p);
-        mark = null;
-      }
-      await yieldToMessages();
+  let lastEvaluated = null;
+  const onStep = (p) => {
+    last = p;
+    const now = performance.now();
+    if (mark && p.loss !== undefined) {
+      p.imagesPerSecond = ((p.imagesSeen - mark.images) * 1000) / (now - mark.time);
     }
-    if (last && last.step !== lastEvaluated) await evaluate(last);
+    if (!mark || p.loss !== undefined) mark = { time: now, images: p.imagesSeen };
+    if (p.loss !== undefined) {
+      history.steps.push(p.step);
+      history.loss.push(p.loss);
+      history.accuracy.push(p.accuracy);
+    }
+    post('progress', { progress: p });
+    if (p.epochDone) post('evaluating');
+    if (paused) {
+      mark = null;
+      post('paused'); // only now: the step that was running when Pause came has ended
+      return paused.promise; // training waits for it
+    }
+  };
+  const onEpoch = async ({ epoch, step, evaluation }) => {
+    showResults(evaluation, { epoch, step });
+    lastEvaluated = step;
+    await autosave(epoch);
+    mark = null;
+  };
+  try {
+    await start({ signal: controller.signal, onStep, onEpoch });
+  } catch (e) {
+    if (!controller.signal.aborted) throw e;
   } finally {
-    training = false;
+    controller = null;
   }
-  post('finished', { stopped: stopRequested });
+  if (last && last.step !== lastEvaluated) {
+    post('evaluating');
+    showResults(await lenet.evaluate(), last);
+  }
+  post('finished', { stopped: !last || last.step !== last.totalSteps });
 }
 
-/** Evaluates on the test set and sends the results with the first misclassified digits. */
-async function evaluate(progress) {
-  post('evaluating');
-  const evaluation = await withModel((m) => m.evaluate());
+/** Sends an evaluation to the page, with the first misclassified digits; `at` (the epoch and
+ * step it was made after) adds it to the charts. */
+function showResults(evaluation, at) {
   const mistakes = evaluation.misclassified.slice(0, MISTAKES_SHOWN).map((mistake) => {
     const start = IDX_IMAGES_HEADER + mistake.index * IMAGE_PIXELS;
     return { ...mistake, pixels: mnist.testImages.slice(start, start + IMAGE_PIXELS) };
   });
   delete evaluation.misclassified;
-  const epoch = progress && { epoch: progress.epoch, step: progress.step, accuracy: evaluation.accuracy };
-  if (epoch) history.epochs.push(epoch);
+  const point = at && { epoch: at.epoch, step: at.step, accuracy: evaluation.accuracy };
+  if (point) history.epochs.push(point);
   results = { evaluation, mistakes, mistakeCount: evaluation.total - evaluation.correct };
-  post('evaluated', { ...results, epoch });
+  post('evaluated', { ...results, epoch: point });
 }
 
-/** Saves the run to IndexedDB, with its charts. */
-async function autosave(progress) {
+/** Saves the run to IndexedDB, with its charts and results. */
+async function autosave(epoch) {
   try {
-    const bytes = await withModel((m) => m.saveCheckpoint());
+    const bytes = await lenet.saveCheckpoint();
     checkpoint = bytes;
     await saveRun({ checkpoint: bytes, history, results, savedAt: Date.now() });
-    post('autosaved', { epoch: progress.epoch, bytes: bytes.length });
+    post('autosaved', { epoch, bytes: bytes.length });
   } catch (e) {
-    post('error', { message: `The checkpoint of epoch ${progress.epoch} could not be saved: ${e.message}`, cmd: 'autosave' });
+    post('error', { message: `The checkpoint of epoch ${epoch} could not be saved: ${e.message}`, cmd: 'autosave' });
   }
 }
 
 async function predict({ rgba, width, height }) {
   if (!lenet) throw new Error('the model is still starting');
-  const prediction = await withModel((m) => m.predictDrawing(rgba, width, height));
-  const image = prediction.image;
-  const probabilities = prediction.probabilities;
-  post('prediction', { image, probabilities, digit: prediction.digit }, [image.buffer, probabilities.buffer]);
+  const prediction = await lenet.predictImage(new ImageData(rgba, width, height));
+  const { image, probabilities, digit } = prediction;
   prediction.free();
+  post('prediction', { image, probabilities, digit }, [image.buffer, probabilities.buffer]);
 }
 
 async function download() {
-  const bytes = await withModel((m) => m.saveCheckpoint());
+  const bytes = await lenet.saveCheckpoint();
   post('checkpoint', { bytes }, [bytes.buffer]);
 }
 
 async function load({ bytes, name }) {
-  if (training) throw new Error('stop training before loading a checkpoint');
-  const info = await withModel((m) => m.loadCheckpoint(bytes));
+  if (controller) throw new Error('stop training before loading a checkpoint');
+  const info = await lenet.loadCheckpoint(bytes);
   checkpoint = bytes;
   history = emptyHistory();
   post('loaded', { info, name });
-  await evaluate(null);
+  post('evaluating');
+  showResults(await lenet.evaluate(), null);
 }
 
 const commands = {
@@ -238,11 +214,10 @@ const commands = {
     await forgetRun();
   },
   pause() {
-    if (paused || !training) return;
+    if (paused || !controller) return;
     let resumeTraining;
     const promise = new Promise((r) => (resumeTraining = r));
     paused = { promise, resume: resumeTraining };
-    post('paused');
   },
   unpause() {
     paused?.resume();
@@ -250,7 +225,7 @@ const commands = {
     post('resumed');
   },
   stop() {
-    stopRequested = true;
+    controller?.abort();
     commands.unpause();
   },
 };

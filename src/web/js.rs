@@ -1,0 +1,204 @@
+//! What the JS surface needs from the JavaScript world: conversions, callbacks that may return
+//! promises, `AbortSignal`s, yielding to the event loop, fetching, gzip and image sources. Each
+//! works in a page and in a Web Worker.
+
+use std::io::Read;
+
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use serde::{Serialize, de::DeserializeOwned};
+use wasm_bindgen::{JsCast, prelude::*};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MessageChannel, MessagePort};
+
+pub fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// A JsError as a plain JsValue, for functions that may also reject with a caller's value.
+pub fn js_value(e: impl std::fmt::Display) -> JsValue {
+    JsError::new(&e.to_string()).into()
+}
+
+pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_error)
+}
+
+/// A plain JS object as `T`; `undefined` or `null` gives `T::default()`.
+pub fn from_js<T: DeserializeOwned + Default>(value: &JsValue) -> Result<T, JsError> {
+    if value.is_undefined() || value.is_null() {
+        Ok(T::default())
+    } else {
+        serde_wasm_bindgen::from_value(value.clone()).map_err(js_error)
+    }
+}
+
+/// `object[key]`, or `undefined` when `object` is not an object.
+pub fn get(object: &JsValue, key: &str) -> JsValue {
+    if object.is_object() {
+        Reflect::get(object, &key.into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// A copy of the options object without `keys` (what is left is parsed strictly).
+pub fn without(object: &JsValue, keys: &[&str]) -> JsValue {
+    if !object.is_object() {
+        return object.clone();
+    }
+    let copy = Object::assign(&Object::new(), object.unchecked_ref());
+    for key in keys {
+        let _ = Reflect::delete_property(&copy, &(*key).into());
+    }
+    copy.into()
+}
+
+/// An optional callback from an options object; an error when `key` holds something else.
+pub fn callback(options: &JsValue, key: &str) -> Result<Option<Function>, JsError> {
+    let value = get(options, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value
+        .dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| JsError::new(&format!("options.{key} must be a function")))
+}
+
+/// Calls `f(arg)` and, when it returns a promise, waits for it. What it throws or rejects
+/// with comes back as the error.
+pub async fn call(f: &Function, arg: &JsValue) -> Result<(), JsValue> {
+    let returned = f.call1(&JsValue::NULL, arg)?;
+    if let Some(promise) = returned.dyn_ref::<Promise>() {
+        JsFuture::from(promise.clone()).await?;
+    }
+    Ok(())
+}
+
+/// `options.signal`, checked to be an `AbortSignal`-like object.
+pub struct Abort(JsValue);
+
+impl Abort {
+    pub fn from_options(options: &JsValue) -> Result<Self, JsError> {
+        let signal = get(options, "signal");
+        if !(signal.is_undefined()
+            || signal.is_null()
+            || get(&signal, "aborted").as_bool().is_some())
+        {
+            return Err(JsError::new("options.signal must be an AbortSignal"));
+        }
+        Ok(Self(signal))
+    }
+
+    /// The signal's reason when it has been aborted.
+    pub fn reason(&self) -> Option<JsValue> {
+        (get(&self.0, "aborted").as_bool() == Some(true)).then(|| get(&self.0, "reason"))
+    }
+}
+
+/// Lets the event loop run (messages, timers, rendering) between training steps. A
+/// MessageChannel task, unlike a zero-delay timer, is not clamped to 4 ms.
+pub struct Yielder {
+    send: MessagePort,
+    receive: MessagePort,
+}
+
+impl Yielder {
+    pub fn new() -> Result<Self, JsValue> {
+        let channel = MessageChannel::new()?;
+        Ok(Self {
+            send: channel.port2(),
+            receive: channel.port1(),
+        })
+    }
+
+    pub async fn yield_now(&self) -> Result<(), JsValue> {
+        let receive = self.receive.clone();
+        let promise = Promise::new(&mut |resolve, _| receive.set_onmessage(Some(&resolve)));
+        self.send.post_message(&JsValue::NULL)?;
+        JsFuture::from(promise).await?;
+        self.receive.set_onmessage(None);
+        Ok(())
+    }
+}
+
+impl Drop for Yielder {
+    fn drop(&mut self) {
+        self.send.close();
+        self.receive.close();
+    }
+}
+
+/// The bytes at `url`, fetched with the global `fetch` (page or worker).
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, JsError> {
+    let fetch: Function = get(&js_sys::global(), "fetch")
+        .dyn_into()
+        .map_err(|_| JsError::new("this environment has no fetch()"))?;
+    let failed = |e: JsValue| {
+        let why = get(&e, "message")
+            .as_string()
+            .unwrap_or_else(|| format!("{e:?}"));
+        JsError::new(&format!("could not download {url}: {why}"))
+    };
+    let response = JsFuture::from(Promise::from(
+        fetch.call1(&JsValue::NULL, &url.into()).map_err(failed)?,
+    ))
+    .await
+    .map_err(failed)?;
+    if get(&response, "ok").as_bool() != Some(true) {
+        let status = get(&response, "status").as_f64().unwrap_or(0.0);
+        return Err(JsError::new(&format!(
+            "could not download {url}: the server answered {status}"
+        )));
+    }
+    let read: Function = get(&response, "arrayBuffer").unchecked_into();
+    let buffer = JsFuture::from(Promise::from(read.call0(&response).map_err(failed)?))
+        .await
+        .map_err(failed)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Un-gzips `bytes` when they start with the gzip magic number; other bytes come back as they
+/// are (MNIST files may be given either way).
+pub fn maybe_gunzip(bytes: Vec<u8>, what: &str) -> Result<Vec<u8>, JsError> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .map_err(|e| JsError::new(&format!("{what} is not a valid gzip file: {e}")))?;
+    Ok(out)
+}
+
+/// RGBA pixels and size of an `ImageData`, or of what is drawn on a canvas (`HTMLCanvasElement`
+/// or `OffscreenCanvas`).
+pub fn rgba_of(source: &JsValue) -> Result<(Vec<u8>, usize, usize), JsError> {
+    let image = if get(source, "data").is_object() {
+        source.clone()
+    } else {
+        let get_context: Function = get(source, "getContext").dyn_into().map_err(|_| {
+            JsError::new("expected an ImageData, an HTMLCanvasElement or an OffscreenCanvas")
+        })?;
+        let context = get_context
+            .call1(source, &"2d".into())
+            .map_err(|_| JsError::new("the canvas has no 2d context"))?;
+        let get_image_data: Function = get(&context, "getImageData")
+            .dyn_into()
+            .map_err(|_| JsError::new("the canvas has no 2d context (is it used for WebGL?)"))?;
+        let (w, h) = (get(source, "width"), get(source, "height"));
+        get_image_data
+            .call4(&context, &0.into(), &0.into(), &w, &h)
+            .map_err(|_| JsError::new("could not read the canvas's pixels"))?
+    };
+    let width = get(&image, "width").as_f64().unwrap_or(0.0) as usize;
+    let height = get(&image, "height").as_f64().unwrap_or(0.0) as usize;
+    let data = get(&image, "data");
+    if !data.is_object() {
+        return Err(JsError::new("the image has no pixel data"));
+    }
+    let rgba = Uint8Array::new(&data).to_vec();
+    Ok((rgba, width, height))
+}
