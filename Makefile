@@ -11,11 +11,15 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(
 PORT ?= 8080
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: demo test setup tools data npm browser build serve test-native test-browser test-e2e test-package
+.PHONY: demo test bench setup tools data npm browser build serve test-native test-browser test-e2e test-package
 
 demo: setup build serve
 
 test: setup browser build test-native test-browser test-e2e test-package
+
+## The benchmark (not part of `make test`): a table, and target/bench/bench.json.
+bench: setup browser build
+	node tests/bench/bench.mjs
 
 setup: tools data npm
 
