@@ -17,8 +17,10 @@ demo: setup build serve
 
 test: setup browser build test-native test-browser test-e2e test-package
 
-## The benchmark (not part of `make test`): a table, and target/bench/bench.json.
+## The benchmark (not part of `make test`): natively, then in Chromium against TensorFlow.js;
+## tables, and target/bench/native.json and bench.json.
 bench: setup browser build
+	cargo bench --bench native
 	node tests/bench/bench.mjs
 
 setup: tools data npm
@@ -34,7 +36,8 @@ tools:
 data:
 	python3 scripts/fetch_mnist.py data
 
-## uPlot (the page's charts) and playwright-core (the end-to-end tests).
+## uPlot (the page's charts), playwright-core (the end-to-end tests and the benchmark) and
+## TensorFlow.js (the benchmark's comparison).
 npm: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json
 	npm install --no-audit --no-fund

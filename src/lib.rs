@@ -11,6 +11,7 @@ pub mod inference;
 pub mod metrics;
 pub mod model;
 pub mod optimizer;
+pub mod schedule;
 pub mod training;
 
 #[cfg(target_arch = "wasm32")]

@@ -18,6 +18,7 @@ use crate::{
     metrics::mean,
     model::{LeNet5, LeNet5Config},
     optimizer::Optimizer,
+    schedule::Schedule,
 };
 
 /// Settings of a training run. Serialised in camelCase, every field optional, a misspelt one
@@ -29,8 +30,10 @@ pub struct TrainingConfig {
     pub epochs: usize,
     /// Images per step.
     pub batch_size: usize,
-    /// The optimizer's step size.
+    /// The optimizer's step size (the peak of the schedule).
     pub learning_rate: f64,
+    /// How the step size moves over the run.
+    pub schedule: Schedule,
     pub optimizer: OptimizerKind,
     /// Distortions of the training images in the pipeline's map stage.
     pub augmentation: Augmentation,
@@ -41,15 +44,17 @@ pub struct TrainingConfig {
 }
 
 impl Default for TrainingConfig {
-    /// One epoch of Adam at 0.001 (Kingma and Ba 2015's default) on batches of 64, no
-    /// augmentation, seed 42.
+    /// One epoch of Adam on batches of 64, its step size on a one-cycle schedule peaking at
+    /// 0.004, the images randomly rotated, scaled and shifted, seed 42: 98.8% test accuracy
+    /// after that epoch (docs/performance.md).
     fn default() -> Self {
         Self {
             epochs: 1,
             batch_size: 64,
-            learning_rate: 1e-3,
+            learning_rate: 4e-3,
+            schedule: Schedule::OneCycle,
             optimizer: OptimizerKind::Adam,
-            augmentation: Augmentation::Off,
+            augmentation: Augmentation::Affine,
             seed: 42,
             read_every: 20,
         }
@@ -394,7 +399,12 @@ impl Trainer {
             .int()
             .sum();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(self.optimizer.step(self.config.learning_rate, model, grads));
+        let rate = self.config.schedule.rate(
+            self.config.learning_rate,
+            self.step,
+            self.total_steps,
+        );
+        self.model = Some(self.optimizer.step(rate, model, grads));
         (loss.detach().mul_scalar(n as f64), correct)
     }
 }

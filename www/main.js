@@ -9,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 
 /** Learning rates that suit each optimizer (Adam's usual default; the MindSpore tutorial's). */
-const DEFAULT_LEARNING_RATE = { adam: 0.001, sgd: 0.01 };
+const DEFAULT_LEARNING_RATE = { adam: 0.004, sgd: 0.01 };
 const percent = (fraction, digits = 2) => `${(fraction * 100).toFixed(digits)}%`;
 
 /** @param {string} cmd @param {object} [data] */
@@ -44,6 +44,7 @@ function readOptions() {
     epochs: Number($('epochs').value),
     batchSize: Number($('batch-size').value),
     learningRate: Number($('learning-rate').value),
+    schedule: $('schedule').value,
     optimizer: $('optimizer').value,
     augmentation: $('augmentation').value,
     seed: Number($('seed').value),
@@ -55,6 +56,7 @@ function showOptions(config) {
   $('epochs').value = config.epochs;
   $('batch-size').value = config.batchSize;
   $('learning-rate').value = config.learningRate;
+  $('schedule').value = config.schedule;
   $('optimizer').value = config.optimizer;
   $('augmentation').value = config.augmentation;
   $('seed').value = config.seed;
@@ -237,7 +239,7 @@ function requestPrediction() {
 
 function describeRun(info) {
   const { config } = info;
-  const how = `${config.optimizer === 'sgd' ? 'SGD' : 'Adam'}, learning rate ${config.learningRate}, batch ${config.batchSize}, augmentation ${config.augmentation}`;
+  const how = `${config.optimizer === 'sgd' ? 'SGD' : 'Adam'}, learning rate ${config.learningRate} (${config.schedule === 'constant' ? 'constant' : 'one cycle'}), batch ${config.batchSize}, augmentation ${config.augmentation}`;
   return info.finished
     ? `A model trained for ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} (${how}).`
     : `Training stopped after epoch ${info.epochsDone} of ${config.epochs} (${how}).`;

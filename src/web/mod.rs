@@ -37,11 +37,14 @@ export interface TrainingSettings {
   epochs?: number;
   /** Images per step (64). */
   batchSize?: number;
-  /** The optimizer's step size (0.001; 0.01 suits SGD). */
+  /** The optimizer's step size, the peak of the schedule (0.004; 0.01 suits SGD). */
   learningRate?: number;
+  /** "oneCycle" (default: a warm-up over the first 5% of the steps, then a half cosine down
+   * to zero at the last step) or "constant". */
+  schedule?: "oneCycle" | "constant";
   /** "adam" (default) or "sgd" (momentum 0.9). */
   optimizer?: "adam" | "sgd";
-  /** Distortions of the training images: "off" (default), "affine" (rotation, scale, shift)
+  /** Distortions of the training images: "off", "affine" (default: rotation, scale, shift)
    * or "elastic" (those plus an elastic distortion). */
   augmentation?: "off" | "affine" | "elastic";
   /** Seed of the initial weights, the shuffling and the augmentation (42). */

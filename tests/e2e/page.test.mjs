@@ -239,7 +239,7 @@ test('auto picks WebGPU when the browser has it and says why it falls back when 
           await page.keyboard.press('Tab');
           reached.push(await page.evaluate(() => document.activeElement?.id));
         }
-        assert.deepEqual(reached.filter(Boolean), ['backend-choice', 'optimizer', 'epochs', 'batch-size', 'learning-rate', 'augmentation', 'seed', 'train']);
+        assert.deepEqual(reached.filter(Boolean), ['backend-choice', 'optimizer', 'epochs', 'batch-size', 'learning-rate', 'schedule', 'augmentation', 'seed', 'train']);
         // Phone width: nothing sticks out sideways.
         await page.setViewportSize({ width: 375, height: 800 });
         await page.waitForTimeout(300);
