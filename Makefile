@@ -36,8 +36,8 @@ tools:
 data:
 	python3 scripts/fetch_mnist.py data
 
-## uPlot (the page's charts), playwright-core (the end-to-end tests and the benchmark) and
-## TensorFlow.js (the benchmark's comparison).
+## uPlot (the page's charts), playwright-core (the end-to-end tests and the benchmark),
+## binaryen (wasm-opt, for the build) and TensorFlow.js (the benchmark's comparison).
 npm: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json
 	npm install --no-audit --no-fund
@@ -48,11 +48,13 @@ browser:
 		apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; \
 	fi
 
-## The npm package in pkg/ (release build, ES module for the browser), and the page's chart
-## library (uPlot, from node_modules) vendored into www/vendor/: the page loads nothing from
-## other origins.
+## The npm package in pkg/ (release build, ES module for the browser; wasm-opt from npm's
+## binaryen then strips the function names that the release profile keeps for profiling), and
+## the page's chart library (uPlot, from node_modules) vendored into www/vendor/: the page loads
+## nothing from other origins.
 build: npm
 	wasm-pack build --release --target web --out-dir pkg
+	node_modules/.bin/wasm-opt pkg/lenet_web_bg.wasm --strip-debug --strip-producers -o pkg/lenet_web_bg.wasm
 	@ls -l pkg/*.wasm | awk '{ printf "pkg .wasm: %s bytes\n", $$5 }'
 	mkdir -p www/vendor
 	cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE www/vendor/

@@ -78,6 +78,7 @@ pub struct ComputeDevice {
 impl ComputeDevice {
     /// The CPU backend; always available.
     pub fn cpu() -> Self {
+        run_static_constructors();
         Self {
             device: Device::flex(),
             backend: Backend::Cpu,
@@ -107,6 +108,24 @@ impl ComputeDevice {
     }
 }
 
+/// Runs the module's static constructors, once. burn's WebGPU compiler (cubecl) registers its
+/// IR with `inventory`, whose constructors the linker gathers into `__wasm_call_ctors`. A module
+/// that never calls it gets it called at the top of every exported function, which cost about
+/// 4 ms per call into the .wasm (docs/performance.md); calling it here, before any device exists,
+/// turns that off.
+fn run_static_constructors() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        unsafe extern "C" {
+            fn __wasm_call_ctors();
+        }
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        // SAFETY: the linker's function runs the constructors of the linked crates (inventory
+        // registrations, safe to run again); `Once` runs it once.
+        ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+    }
+}
+
 /// The one WebGPU device of this program: burn's wgpu runtime can be initialised only once, so a
 /// second request reuses the first device.
 #[cfg(target_arch = "wasm32")]
@@ -121,6 +140,7 @@ async fn webgpu_device(_webgpu_present: bool) -> Result<ComputeDevice, DeviceErr
 
 #[cfg(target_arch = "wasm32")]
 async fn webgpu_device(webgpu_present: bool) -> Result<ComputeDevice, DeviceError> {
+    run_static_constructors();
     if !webgpu_present {
         return Err(DeviceError::WebGpuUnavailable(
             "this browser has no navigator.gpu".into(),

@@ -1,6 +1,7 @@
 //! LeNet-5 learns MNIST on the CPU backend, natively: the loss falls within a few hundred steps
-//! with either optimizer and with augmentation, one epoch reaches at least 97% test accuracy,
-//! and a run resumed from a checkpoint goes on exactly as the uninterrupted run.
+//! with either optimizer and with augmentation, one epoch with the default settings reaches at
+//! least 98.5% test accuracy, and a run resumed from a checkpoint goes on exactly as the
+//! uninterrupted run.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -13,6 +14,7 @@ use lenet_web::{
     data::{Augmentation, MnistDataset},
     device::ComputeDevice,
     inference::{evaluate, predict},
+    schedule::Schedule,
     training::{OptimizerKind, Trainer, TrainingConfig},
 };
 
@@ -121,7 +123,7 @@ fn a_checkpoint_is_refused_for_another_training_set() {
 }
 
 #[test]
-fn one_epoch_reaches_97_percent_test_accuracy() {
+fn one_epoch_with_the_defaults_reaches_98_5_percent_test_accuracy() {
     let device = ComputeDevice::cpu().device;
     let mut trainer =
         Trainer::new(&device, common::train_set(), TrainingConfig::default()).unwrap();
@@ -146,7 +148,7 @@ fn one_epoch_reaches_97_percent_test_accuracy() {
         evaluation.accuracy()
     );
     assert!(
-        evaluation.accuracy() >= 0.97,
+        evaluation.accuracy() >= 0.985,
         "accuracy {}",
         evaluation.accuracy()
     );
@@ -187,6 +189,8 @@ fn a_huge_learning_rate_is_reported_as_divergence() {
     let device = ComputeDevice::cpu().device;
     let config = TrainingConfig {
         learning_rate: 1e6,
+        schedule: Schedule::Constant,
+        augmentation: Augmentation::Off,
         read_every: 5,
         ..Default::default()
     };
