@@ -4,10 +4,11 @@ use serde::{Deserialize, Serialize};
 
 /// Fraction of a one-cycle run spent warming up.
 const WARMUP_FRACTION: f64 = 0.05;
-/// A one-cycle run starts (and would end) at this fraction of the peak rate.
+/// A one-cycle run starts at this fraction of the peak rate.
 const START_FRACTION: f64 = 0.1;
 
-/// How the learning rate moves over a run (serialised in camelCase: `"oneCycle"`).
+/// How the learning rate moves over a run (serialised in camelCase: `"oneCycle"`). A schedule
+/// spans all the epochs of the run, so resuming a run with more epochs stretches it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Schedule {
