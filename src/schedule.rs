@@ -56,12 +56,18 @@ mod tests {
     fn one_cycle_warms_up_to_the_peak_then_falls_to_zero() {
         let rate = |step| Schedule::OneCycle.rate(0.002, step, 1000);
         assert!((rate(0) - 0.0002).abs() < 1e-12);
-        assert!((rate(50) - 0.002).abs() < 1e-12, "peak at the end of warm-up");
+        assert!(
+            (rate(50) - 0.002).abs() < 1e-12,
+            "peak at the end of warm-up"
+        );
         let rates: Vec<f64> = (0..1000).map(rate).collect();
         assert!(rates[..50].windows(2).all(|w| w[0] < w[1]), "rises");
         assert!(rates[50..].windows(2).all(|w| w[0] > w[1]), "falls");
         assert!(rates.iter().all(|&r| r > 0.0 && r <= 0.002));
         assert!(rate(999) < 1e-7, "ends near zero");
-        assert!((rate(525) - 0.001).abs() < 1e-9, "half-way down at the middle of the fall");
+        assert!(
+            (rate(525) - 0.001).abs() < 1e-9,
+            "half-way down at the middle of the fall"
+        );
     }
 }

@@ -399,11 +399,10 @@ impl Trainer {
             .int()
             .sum();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let rate = self.config.schedule.rate(
-            self.config.learning_rate,
-            self.step,
-            self.total_steps,
-        );
+        let rate =
+            self.config
+                .schedule
+                .rate(self.config.learning_rate, self.step, self.total_steps);
         self.model = Some(self.optimizer.step(rate, model, grads));
         (loss.detach().mul_scalar(n as f64), correct)
     }

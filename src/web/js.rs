@@ -131,22 +131,34 @@ impl Drop for Yielder {
     }
 }
 
-/// The bytes at `url`, fetched with the global `fetch` (page or worker).
-pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, JsError> {
-    let fetch: Function = get(&js_sys::global(), "fetch")
-        .dyn_into()
-        .map_err(|_| JsError::new("this environment has no fetch()"))?;
-    let failed = |e: JsValue| {
-        let why = get(&e, "message")
-            .as_string()
-            .unwrap_or_else(|| format!("{e:?}"));
-        JsError::new(&format!("could not download {url}: {why}"))
-    };
-    let response = JsFuture::from(Promise::from(
-        fetch.call1(&JsValue::NULL, &url.into()).map_err(failed)?,
-    ))
-    .await
-    .map_err(failed)?;
+/// The bytes at `url`, fetched with the global `fetch` (page or worker). The request starts
+/// at once, before the future is awaited, so that several downloads run together.
+pub fn fetch_bytes(url: &str) -> impl Future<Output = Result<Vec<u8>, JsError>> + use<> {
+    let url = url.to_owned();
+    let request = get(&js_sys::global(), "fetch")
+        .dyn_into::<Function>()
+        .map_err(|_| JsError::new("this environment has no fetch()"))
+        .and_then(|fetch| {
+            let promise = fetch
+                .call1(&JsValue::NULL, &url.as_str().into())
+                .map_err(|e| download_error(&url, &e))?;
+            Ok(JsFuture::from(Promise::from(promise)))
+        });
+    async move { read_response(request?.await, &url).await }
+}
+
+/// A failed download of `url`, with the browser's reason.
+fn download_error(url: &str, e: &JsValue) -> JsError {
+    let why = get(e, "message")
+        .as_string()
+        .unwrap_or_else(|| format!("{e:?}"));
+    JsError::new(&format!("could not download {url}: {why}"))
+}
+
+/// The body of a `fetch` response, or why there is none.
+async fn read_response(response: Result<JsValue, JsValue>, url: &str) -> Result<Vec<u8>, JsError> {
+    let failed = |e: JsValue| download_error(url, &e);
+    let response = response.map_err(failed)?;
     if get(&response, "ok").as_bool() != Some(true) {
         let status = get(&response, "status").as_f64().unwrap_or(0.0);
         return Err(JsError::new(&format!(

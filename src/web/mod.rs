@@ -338,18 +338,18 @@ impl LeNet {
                 "loadMnist() needs trainImages and trainLabels URLs",
             ));
         };
-        let train = parse_split(
-            js::fetch_bytes(&images).await?,
-            js::fetch_bytes(&labels).await?,
-            "training",
-        )?;
+        // All four downloads start now and run together.
+        let train = (js::fetch_bytes(&images), js::fetch_bytes(&labels));
         let test = match (url("testImages"), url("testLabels")) {
-            (Some(images), Some(labels)) => Some(parse_split(
-                js::fetch_bytes(&images).await?,
-                js::fetch_bytes(&labels).await?,
-                "test",
-            )?),
+            (Some(images), Some(labels)) => {
+                Some((js::fetch_bytes(&images), js::fetch_bytes(&labels)))
+            }
             _ => None,
+        };
+        let train = parse_split(train.0.await?, train.1.await?, "training")?;
+        let test = match test {
+            Some((images, labels)) => Some(parse_split(images.await?, labels.await?, "test")?),
+            None => None,
         };
         let mut state = self.state.lock().await;
         let counts = MnistCountsJs {

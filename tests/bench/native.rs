@@ -31,7 +31,10 @@ const DRAWING_SIDE: usize = 280;
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v} is not valid")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not valid"))
+        })
         .unwrap_or(default)
 }
 
@@ -136,12 +139,23 @@ fn main() {
     }
 
     let mut table = String::new();
-    let _ = writeln!(table, "| measure (native CPU, batch {batch_size}) | value |\n|---|---|");
+    let _ = writeln!(
+        table,
+        "| measure (native CPU, batch {batch_size}) | value |\n|---|---|"
+    );
     let _ = writeln!(table, "| training images / s | {images_per_second:.0} |");
     let _ = writeln!(table, "| first step (ms) | {first_step_ms:.0} |");
-    let _ = writeln!(table, "| prediction median / p95 (ms) | {median:.3} / {p95:.3} |");
+    let _ = writeln!(
+        table,
+        "| prediction median / p95 (ms) | {median:.3} / {p95:.3} |"
+    );
     for (epoch, a) in accuracy.iter().enumerate() {
-        let _ = writeln!(table, "| test accuracy after epoch {} | {:.2}% |", epoch + 1, a * 100.0);
+        let _ = writeln!(
+            table,
+            "| test accuracy after epoch {} | {:.2}% |",
+            epoch + 1,
+            a * 100.0
+        );
     }
     print!("{table}");
 
