@@ -7,11 +7,15 @@
 //! | bytes | content |
 //! |---|---|
 //! | 8 | the magic `LeNet5ck` |
-//! | 4 | format version (1) |
+//! | 4 | format version (2) |
+//! | 4 + n | length and JSON of the architecture (the [`LeNet5Config`] of the weights) |
 //! | 4 + n | length and JSON of the [`TrainingState`] (settings and position in the run) |
 //! | 4 + n | length and burnpack bytes of the weights |
 //! | 4 + n | length and bytes of the optimizer's state (see `Optimizer::to_bytes`; 0: none yet) |
 //! | 4 | CRC-32 of everything before it |
+//!
+//! Version 1 files have no architecture section: they hold LeNet-5 with its standard layer
+//! sizes, the only model they were written for, and are still read.
 
 use burn::{
     module::{Module, ModuleMapper, ModuleVisitor, Param},
@@ -28,14 +32,17 @@ use crate::{
 };
 
 const MAGIC: &[u8; 8] = b"LeNet5ck";
-const VERSION: u32 = 1;
+/// The format version written; every version from 1 to it is read.
+const VERSION: u32 = 2;
 
 /// Why bytes could not be read as a checkpoint, or a checkpoint not be made.
 #[derive(Debug, Error)]
 pub enum CheckpointError {
     #[error("this is not a LeNet-5 checkpoint file")]
     NotACheckpoint,
-    #[error("this checkpoint has format version {0}; this version of the trainer reads version 1")]
+    #[error(
+        "this checkpoint has format version {0}, made by a newer version of the trainer; this one reads versions 1 to {VERSION}"
+    )]
     Version(u32),
     #[error("the checkpoint file is damaged: {0}")]
     Damaged(String),
@@ -79,6 +86,8 @@ impl TrainingState {
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     pub state: TrainingState,
+    /// The layer sizes of the saved weights.
+    architecture: LeNet5Config,
     weights: Vec<u8>,
     optimizer: Vec<u8>,
 }
@@ -102,6 +111,7 @@ impl Checkpoint {
             .to_vec();
         Ok(Self {
             state,
+            architecture: model.config(),
             weights,
             optimizer,
         })
@@ -114,12 +124,16 @@ impl Checkpoint {
 
     /// The checkpoint as one file.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let architecture =
+            serde_json::to_vec(&self.architecture).expect("the architecture serialises");
         let state = serde_json::to_vec(&self.state).expect("the training state serialises");
         let optimizer = &self.optimizer;
-        let mut out = Vec::with_capacity(32 + state.len() + self.weights.len() + optimizer.len());
+        let mut out = Vec::with_capacity(
+            36 + architecture.len() + state.len() + self.weights.len() + optimizer.len(),
+        );
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        for section in [&state[..], &self.weights, optimizer] {
+        for section in [&architecture[..], &state, &self.weights, optimizer] {
             out.extend_from_slice(&(section.len() as u32).to_le_bytes());
             out.extend_from_slice(section);
         }
@@ -129,7 +143,8 @@ impl Checkpoint {
     }
 
     /// Reads a file written by [`Checkpoint::to_bytes`], checking its magic, version, lengths,
-    /// checksum and state. The weights are checked against the model by [`Checkpoint::model`].
+    /// checksum, architecture and state. The weights are checked against the model by
+    /// [`Checkpoint::model`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(CheckpointError::NotACheckpoint);
@@ -141,7 +156,10 @@ impl Checkpoint {
             .ok_or_else(|| damaged("it is cut short"))?;
         let mut rest = &body[MAGIC.len()..];
         let version = take_u32(&mut rest).ok_or_else(|| damaged("it has no version"))?;
-        if version != VERSION {
+        if version == 0 {
+            return Err(damaged("it has format version 0, which does not exist"));
+        }
+        if version > VERSION {
             return Err(CheckpointError::Version(version));
         }
         if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
@@ -153,6 +171,20 @@ impl Checkpoint {
             let len = take_u32(&mut rest).ok_or_else(|| damaged("a section is cut short"))?;
             take(&mut rest, len as usize).ok_or_else(|| damaged("a section is cut short"))
         };
+        let architecture = if version == 1 {
+            LeNet5Config::new()
+        } else {
+            serde_json::from_slice(section()?).map_err(|e| {
+                CheckpointError::Damaged(format!("its architecture is unreadable: {e}"))
+            })?
+        };
+        if architecture != LeNet5Config::new() {
+            return Err(CheckpointError::Mismatch(format!(
+                "it holds {}; this trainer's model is {}",
+                architecture.describe(),
+                LeNet5Config::new().describe()
+            )));
+        }
         let state: TrainingState = serde_json::from_slice(section()?).map_err(|e| {
             CheckpointError::Damaged(format!("its training state is unreadable: {e}"))
         })?;
@@ -166,6 +198,7 @@ impl Checkpoint {
         }
         Ok(Self {
             state,
+            architecture,
             weights,
             optimizer,
         })
@@ -273,8 +306,19 @@ mod tests {
         let back = Checkpoint::from_bytes(&bytes).unwrap();
         assert_eq!(back.state, state());
         assert_eq!(back.weights, checkpoint.weights);
+        assert_eq!(back.architecture, LeNet5Config::new());
         assert!(!back.has_optimizer());
         assert_eq!(back.state.epochs_done(), 2);
+    }
+
+    /// `bytes` with `edit` applied after the version, and a fresh checksum: a file as a
+    /// trainer would have written it.
+    fn rewritten(bytes: &[u8], version: u32, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut body = bytes[MAGIC.len() + 4..bytes.len() - 4].to_vec();
+        edit(&mut body);
+        let mut out = [&MAGIC[..], &version.to_le_bytes(), &body].concat();
+        out.extend_from_slice(&crc32fast::hash(&out).to_le_bytes());
+        out
     }
 
     #[test]
@@ -285,12 +329,8 @@ mod tests {
             Err(CheckpointError::NotACheckpoint)
         ));
         assert!(matches!(
-            Checkpoint::from_bytes(&bytes[..bytes.len() / 2]),
-            Err(CheckpointError::Damaged(_))
-        ));
-        assert!(matches!(
-            Checkpoint::from_bytes(&bytes[..10]),
-            Err(CheckpointError::Damaged(_))
+            Checkpoint::from_bytes(&[]),
+            Err(CheckpointError::NotACheckpoint)
         ));
         let mut flipped = bytes.clone();
         flipped[bytes.len() / 2] ^= 0x40;
@@ -298,21 +338,95 @@ mod tests {
             Checkpoint::from_bytes(&flipped),
             Err(CheckpointError::Damaged(_))
         ));
-        let mut newer = bytes.clone();
-        newer[8] = 2;
+        let zero = rewritten(&bytes, 0, |_| {});
         assert!(matches!(
-            Checkpoint::from_bytes(&newer),
-            Err(CheckpointError::Version(2))
+            Checkpoint::from_bytes(&zero),
+            Err(CheckpointError::Damaged(_))
         ));
     }
 
     #[test]
-    fn refuses_weights_of_another_shape() {
+    fn refuses_every_truncation() {
+        let bytes = saved().to_bytes();
+        // Every cut inside the header and the sections' lengths, then every 997th byte.
+        for len in (0..64).chain((64..bytes.len()).step_by(997)) {
+            let err = Checkpoint::from_bytes(&bytes[..len]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    CheckpointError::Damaged(_) | CheckpointError::NotACheckpoint
+                ),
+                "{len} bytes: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_random_bytes() {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(6);
+        for round in 0..2000 {
+            let mut bytes = vec![0u8; rng.random_range(0..2048)];
+            rng.fill(&mut bytes[..]);
+            if round % 2 == 0 && bytes.len() >= 12 {
+                // Behind a good magic and version, with a checksum that fits every other time.
+                bytes[..8].copy_from_slice(MAGIC);
+                bytes[8..12].copy_from_slice(&VERSION.to_le_bytes());
+                if round % 4 == 0 && bytes.len() >= 16 {
+                    bytes = rewritten(&bytes[..bytes.len()], VERSION, |_| {});
+                }
+            }
+            if let Ok(checkpoint) = Checkpoint::from_bytes(&bytes) {
+                assert!(checkpoint.model(&Device::flex()).is_err(), "round {round}");
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_a_newer_format_version() {
+        let newer = rewritten(&saved().to_bytes(), VERSION + 1, |_| {});
+        let err = Checkpoint::from_bytes(&newer).unwrap_err();
+        assert!(matches!(err, CheckpointError::Version(3)), "{err}");
+        assert!(
+            err.to_string().contains("newer version of the trainer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_version_1_files() {
+        let checkpoint = saved();
+        // Version 1: the same sections without the architecture.
+        let v1 = rewritten(&checkpoint.to_bytes(), 1, |body| {
+            let len = u32::from_le_bytes(body[..4].try_into().unwrap()) as usize;
+            body.drain(..4 + len);
+        });
+        let back = Checkpoint::from_bytes(&v1).unwrap();
+        assert_eq!(back.state, state());
+        assert_eq!(back.architecture, LeNet5Config::new());
+        assert!(back.model(&Device::flex()).is_ok());
+    }
+
+    #[test]
+    fn refuses_another_architecture() {
         let other = LeNet5Config::new()
             .with_fc1_units(100)
             .init(&Device::flex());
         let checkpoint =
             futures_lite::future::block_on(Checkpoint::save(&other, Vec::new(), state())).unwrap();
+        let err = Checkpoint::from_bytes(&checkpoint.to_bytes()).unwrap_err();
+        assert!(matches!(err, CheckpointError::Mismatch(_)), "{err}");
+        assert!(err.to_string().contains("100, 84 and 10 units"), "{err}");
+    }
+
+    #[test]
+    fn refuses_weights_that_do_not_fit_their_architecture() {
+        let other = LeNet5Config::new()
+            .with_fc1_units(100)
+            .init(&Device::flex());
+        let mut checkpoint =
+            futures_lite::future::block_on(Checkpoint::save(&other, Vec::new(), state())).unwrap();
+        checkpoint.architecture = LeNet5Config::new();
         let back = Checkpoint::from_bytes(&checkpoint.to_bytes()).unwrap();
         let err = back.model(&Device::flex()).unwrap_err();
         assert!(matches!(err, CheckpointError::Mismatch(_)), "{err}");

@@ -18,7 +18,7 @@ use crate::data::IMAGE_SIDE;
 
 /// Layer sizes of LeNet-5 (LeCun et al. 1998, section II.B: C1 has 6 feature maps, C3 16,
 /// C5 120 units, F6 84 units, the output 10).
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq, Eq)]
 pub struct LeNet5Config {
     #[config(default = 6)]
     pub conv1_channels: usize,
@@ -35,6 +35,20 @@ pub struct LeNet5Config {
 impl Default for LeNet5Config {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl LeNet5Config {
+    /// The layer sizes in words, for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "LeNet-5 with {} and {} feature maps and {}, {} and {} units",
+            self.conv1_channels,
+            self.conv2_channels,
+            self.fc1_units,
+            self.fc2_units,
+            self.num_classes
+        )
     }
 }
 
@@ -79,6 +93,23 @@ pub struct LeNet5 {
 }
 
 impl LeNet5 {
+    /// The layer sizes this network was built with, read from its weights.
+    pub fn config(&self) -> LeNet5Config {
+        let [conv1_channels, ..] = self.conv1.weight.dims();
+        let [conv2_channels, ..] = self.conv2.weight.dims();
+        // A linear layer's weight is [inputs, outputs].
+        let [_, fc1_units] = self.fc1.weight.dims();
+        let [_, fc2_units] = self.fc2.weight.dims();
+        let [_, num_classes] = self.fc3.weight.dims();
+        LeNet5Config {
+            conv1_channels,
+            conv2_channels,
+            fc1_units,
+            fc2_units,
+            num_classes,
+        }
+    }
+
     /// Class scores (logits) for a batch of normalised 28x28 images.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         // [batch, 1, 28, 28]
@@ -129,6 +160,12 @@ mod tests {
         for s in sums {
             assert!((s - 1.0).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn knows_the_layer_sizes_it_was_built_with() {
+        let config = LeNet5Config::new().with_fc1_units(100);
+        assert_eq!(config.init(&Device::flex()).config(), config);
     }
 
     #[test]

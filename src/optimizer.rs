@@ -25,6 +25,7 @@ pub const MOMENTUM: f32 = 0.9;
 
 /// An optimizer and its state: per parameter, in the order the model visits them, Adam's two
 /// moments or SGD's velocity, flattened.
+#[derive(Clone)]
 pub struct Optimizer {
     kind: OptimizerKind,
     /// Updates made (Adam's bias correction depends on it).

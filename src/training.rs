@@ -87,9 +87,14 @@ impl OptimizerKind {
 #[derive(Debug, Error)]
 pub enum TrainingError {
     #[error(
-        "the loss became {loss} at step {step}: training diverged (try a smaller learning rate)"
+        "the loss became {loss} at step {step}: training diverged and stopped, and the weights of step {restored}, the last known good, are back in use (try a smaller learning rate)"
     )]
-    Diverged { step: usize, loss: f64 },
+    Diverged {
+        step: usize,
+        loss: f64,
+        /// The step the run went back to.
+        restored: usize,
+    },
     #[error("reading results back from the device failed: {0}")]
     Device(String),
     #[error("invalid training settings: {0}")]
@@ -147,6 +152,12 @@ pub struct StepMetrics {
     pub accuracy: f64,
 }
 
+/// A mean loss above which a run has diverged: ten times that of a uniform guess over the ten
+/// digits (ln 10). Runs that learn stay below the uniform guess's 2.3 from the first read-back;
+/// rates that blow the weights up (Adam at 0.1 and above) read back from 40 to 1e11 first, then
+/// sit at 2.3, learning nothing.
+const DIVERGED_LOSS: f64 = 10.0 * std::f64::consts::LN_10;
+
 /// Refuses settings that cannot train.
 fn check(config: &TrainingConfig) -> Result<(), TrainingError> {
     if config.batch_size == 0 || config.read_every == 0 || config.epochs == 0 {
@@ -199,11 +210,23 @@ impl Window {
     }
 }
 
+/// The model and optimizer as they were after `step` steps.
+#[derive(Clone)]
+struct Snapshot {
+    model: LeNet5,
+    optimizer: Optimizer,
+    step: usize,
+}
+
 /// A training run of LeNet-5, taken one [`Trainer::step`] at a time.
+///
+/// A run that diverges goes back to its last known good weights: those that the losses of a
+/// whole read-back window were computed from, all finite.
 pub struct Trainer {
     /// Always `Some` between steps; taken while the optimizer consumes it.
     model: Option<LeNet5>,
     optimizer: Optimizer,
+    pipeline: Pipeline,
     batches: Batches,
     device: Device,
     config: TrainingConfig,
@@ -214,6 +237,10 @@ pub struct Trainer {
     /// Images in the training set.
     training_images: usize,
     window: Window,
+    /// The run when the current read-back window began.
+    window_start: Snapshot,
+    /// The last run state known good (a window that started from it read back finite).
+    good: Snapshot,
 }
 
 impl Trainer {
@@ -279,20 +306,49 @@ impl Trainer {
         let steps_per_epoch = pipeline.batches_per_epoch();
         let total_steps = pipeline.total_batches();
         let step = step.min(total_steps);
-        let images_seen =
-            (step / steps_per_epoch) * images + (step % steps_per_epoch) * config.batch_size;
-        Self {
-            model: Some(model),
+        let start = Snapshot {
+            model,
             optimizer,
+            step,
+        };
+        let mut trainer = Self {
+            model: None,
+            optimizer: Optimizer::new(config.optimizer),
             batches: pipeline.batches_from(step),
+            pipeline,
             steps_per_epoch,
             total_steps,
             device,
             config,
             step,
-            images_seen,
+            images_seen: 0,
             training_images: images,
             window: Window::default(),
+            window_start: start.clone(),
+            good: start.clone(),
+        };
+        trainer.go_to(start);
+        trainer
+    }
+
+    /// Puts the run back where `snapshot` was taken.
+    fn go_to(&mut self, snapshot: Snapshot) {
+        let step = snapshot.step;
+        self.model = Some(snapshot.model);
+        self.optimizer = snapshot.optimizer;
+        self.step = step;
+        self.images_seen = (step / self.steps_per_epoch) * self.training_images
+            + (step % self.steps_per_epoch) * self.config.batch_size;
+        self.batches = self.pipeline.batches_from(step);
+        self.window = Window::default();
+    }
+
+    /// The run as it is now.
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            model: self.model().clone(),
+            optimizer: self.optimizer.clone(),
+            step: self.step,
         }
     }
 
@@ -336,7 +392,9 @@ impl Trainer {
     }
 
     /// Takes one training step, or returns `None` when training is done. Reads the loss back
-    /// (and checks it is finite) every `read_every` steps and at the end of each epoch.
+    /// every `read_every` steps and at the end of each epoch; a loss that is not a number,
+    /// infinite or above [`DIVERGED_LOSS`] ends the run with [`TrainingError::Diverged`],
+    /// back at its last known good weights.
     pub async fn step(&mut self) -> Result<Option<Progress>, TrainingError> {
         let Some(batch) = self.batches.next() else {
             return Ok(None);
@@ -350,12 +408,19 @@ impl Trainer {
         let epoch_done = index + 1 == self.steps_per_epoch;
         let metrics = if epoch_done || self.step.is_multiple_of(self.config.read_every) {
             let metrics = self.window.read().await?;
-            if let Some(m) = metrics.filter(|m| !m.loss.is_finite()) {
+            if let Some(m) = metrics.filter(|m| !m.loss.is_finite() || m.loss > DIVERGED_LOSS) {
+                let step = self.step;
+                self.go_to(self.good.clone());
+                self.window_start = self.good.clone();
                 return Err(TrainingError::Diverged {
-                    step: self.step,
+                    step,
                     loss: m.loss,
+                    restored: self.step,
                 });
             }
+            // The window's losses are sound: the weights it started from are good.
+            let now = self.snapshot();
+            self.good = std::mem::replace(&mut self.window_start, now);
             metrics
         } else {
             None

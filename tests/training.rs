@@ -15,7 +15,7 @@ use lenet_web::{
     device::ComputeDevice,
     inference::{evaluate, predict},
     schedule::Schedule,
-    training::{OptimizerKind, Trainer, TrainingConfig},
+    training::{OptimizerKind, Trainer, TrainingConfig, TrainingError},
 };
 
 /// The losses read back over `steps` steps of `trainer`.
@@ -185,17 +185,44 @@ fn bad_settings_are_refused() {
 }
 
 #[test]
-fn a_huge_learning_rate_is_reported_as_divergence() {
+fn a_diverging_run_stops_and_goes_back_to_its_last_good_weights() {
     let device = ComputeDevice::cpu().device;
+    let train = Arc::new(common::test_set().take(3200));
     let config = TrainingConfig {
-        learning_rate: 1e6,
+        learning_rate: 10.0,
         schedule: Schedule::Constant,
         augmentation: Augmentation::Off,
         read_every: 5,
         ..Default::default()
     };
-    let mut trainer = Trainer::new(&device, common::test_set(), config).unwrap();
-    let outcome = (0..100).find_map(|_| block_on(trainer.step()).err());
-    let error = outcome.expect("a learning rate of a million diverges");
+    let mut trainer = Trainer::new(&device, train.clone(), config.clone()).unwrap();
+    let error = (0..50)
+        .find_map(|_| block_on(trainer.step()).err())
+        .expect("a learning rate of 10 diverges");
+    let TrainingError::Diverged { step, restored, .. } = error else {
+        panic!("expected divergence, got {error}");
+    };
     assert!(error.to_string().contains("diverged"), "{error}");
+    assert!(restored < step && restored.is_multiple_of(5), "{error}");
+    assert_eq!(trainer.position().step, restored);
+
+    // The weights in use are those of an identical run stopped at that step, and answer.
+    let mut replay = Trainer::new(&device, train.clone(), config).unwrap();
+    for _ in 0..restored {
+        block_on(replay.step()).unwrap();
+    }
+    let image: Vec<f32> = common::test_set()
+        .image(0)
+        .iter()
+        .map(|&g| g as f32 / 255.0)
+        .collect();
+    let ours = block_on(predict(trainer.model(), &image)).unwrap();
+    let theirs = block_on(predict(replay.model(), &image)).unwrap();
+    assert!(ours.iter().all(|p| p.is_finite()), "{ours:?}");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!((a - b).abs() < 1e-4, "{ours:?} vs {theirs:?}");
+    }
+    // The run can be saved as it stands after going back.
+    let checkpoint = block_on(trainer.checkpoint()).unwrap();
+    assert_eq!(checkpoint.state.step, restored);
 }

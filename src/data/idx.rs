@@ -21,6 +21,9 @@ pub const LABELS_MAGIC: u32 = 0x0000_0801;
 /// Why an IDX file was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IdxError {
+    /// The file has no bytes at all.
+    #[error("the {kind} file is empty")]
+    Empty { kind: &'static str },
     /// The file ends inside its header.
     #[error(
         "the {kind} file is too short for an IDX header: {len} bytes, the header needs {needed}"
@@ -99,6 +102,9 @@ fn parse_header<const D: usize>(
     kind: &'static str,
 ) -> Result<[usize; D], IdxError> {
     let needed = header_len(D);
+    if bytes.is_empty() {
+        return Err(IdxError::Empty { kind });
+    }
     if bytes.len() < 4 {
         return Err(IdxError::TruncatedHeader {
             kind,
@@ -179,14 +185,11 @@ mod tests {
     }
 
     #[test]
-    fn empty_file_is_a_truncated_header() {
+    fn empty_file_says_so() {
+        assert_eq!(parse_labels(&[]), Err(IdxError::Empty { kind: "labels" }));
         assert_eq!(
-            parse_labels(&[]),
-            Err(IdxError::TruncatedHeader {
-                kind: "labels",
-                len: 0,
-                needed: 8
-            })
+            parse_images(&[]).unwrap_err().to_string(),
+            "the images file is empty"
         );
     }
 

@@ -1,6 +1,8 @@
 //! An MNIST split (images with their labels), built from a pair of IDX files and checked to be a
 //! set LeNet-5 can learn from: 28x28 images, as many labels as images, digits 0-9.
 
+use std::io::Read;
+
 use thiserror::Error;
 
 use super::idx::{self, IdxError};
@@ -25,6 +27,8 @@ pub enum DatasetError {
     LabelOutOfRange { index: usize, value: u8 },
     #[error("the files hold no images")]
     Empty,
+    #[error("the {kind} file is not a valid gzip file ({reason}): was the download cut short?")]
+    Gzip { kind: &'static str, reason: String },
 }
 
 /// One MNIST split: `len()` images of 28x28 grey levels (0-255) and their digit labels.
@@ -35,6 +39,12 @@ pub struct MnistDataset {
 }
 
 impl MnistDataset {
+    /// Builds a split from the bytes of an IDX images file and an IDX labels file, each gzipped
+    /// (as MNIST is published) or not.
+    pub fn from_files(images: &[u8], labels: &[u8]) -> Result<Self, DatasetError> {
+        Self::from_idx(&gunzip(images, "images")?, &gunzip(labels, "labels")?)
+    }
+
     /// Builds a split from the bytes of an (un-gzipped) IDX images file and IDX labels file.
     pub fn from_idx(images: &[u8], labels: &[u8]) -> Result<Self, DatasetError> {
         let images = idx::parse_images(images)?;
@@ -106,6 +116,24 @@ impl MnistDataset {
     }
 }
 
+/// The bytes un-gzipped when they start with the gzip magic number, otherwise as they are.
+fn gunzip<'a>(
+    bytes: &'a [u8],
+    kind: &'static str,
+) -> Result<std::borrow::Cow<'a, [u8]>, DatasetError> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes.into());
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|e| DatasetError::Gzip {
+            kind,
+            reason: e.to_string(),
+        })?;
+    Ok(out.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +193,51 @@ mod tests {
             MnistDataset::from_idx(&images, &labels),
             Err(DatasetError::Empty)
         );
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn reads_gzipped_files_and_plain_ones() {
+        let images = idx(IMAGES_MAGIC, &[2, 28, 28], &[9; 2 * IMAGE_PIXELS]);
+        let labels = idx(LABELS_MAGIC, &[2], &[3, 9]);
+        let set = MnistDataset::from_files(&gzip(&images), &labels).unwrap();
+        assert_eq!(set, MnistDataset::from_idx(&images, &labels).unwrap());
+    }
+
+    #[test]
+    fn damaged_gzip_streams_are_refused() {
+        let images = gzip(&idx(IMAGES_MAGIC, &[2, 28, 28], &[9; 2 * IMAGE_PIXELS]));
+        let labels = idx(LABELS_MAGIC, &[2], &[3, 9]);
+        let cut = &images[..images.len() / 2];
+        let mut garbled = images.clone();
+        garbled[12..20].copy_from_slice(&[0xff; 8]);
+        for damaged in [cut, &garbled, &[0x1f, 0x8b][..]] {
+            let err = MnistDataset::from_files(damaged, &labels).unwrap_err();
+            assert!(
+                matches!(err, DatasetError::Gzip { kind: "images", .. }),
+                "{err}"
+            );
+            assert!(
+                err.to_string()
+                    .starts_with("the images file is not a valid gzip file")
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_truncated_files_are_refused() {
+        let images = idx(IMAGES_MAGIC, &[2, 28, 28], &[9; 2 * IMAGE_PIXELS]);
+        let labels = idx(LABELS_MAGIC, &[2], &[3, 9]);
+        let err = MnistDataset::from_files(&images, &[]).unwrap_err();
+        assert_eq!(err.to_string(), "the labels file is empty");
+        let err = MnistDataset::from_files(&gzip(&images[..1000]), &labels).unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
     }
 
     #[test]

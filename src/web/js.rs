@@ -2,8 +2,6 @@
 //! promises, `AbortSignal`s, yielding to the event loop, fetching, gzip and image sources. Each
 //! works in a page and in a Web Worker.
 
-use std::io::Read;
-
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use serde::{Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, prelude::*};
@@ -131,58 +129,107 @@ impl Drop for Yielder {
     }
 }
 
+/// Tries per download: a failed connection, a server error or a body cut off midway is tried
+/// again, after 1 s and then 2 s; a missing file (4xx) is not.
+const DOWNLOAD_TRIES: u32 = 3;
+
 /// The bytes at `url`, fetched with the global `fetch` (page or worker). The request starts
 /// at once, before the future is awaited, so that several downloads run together.
 pub fn fetch_bytes(url: &str) -> impl Future<Output = Result<Vec<u8>, JsError>> + use<> {
     let url = url.to_owned();
-    let request = get(&js_sys::global(), "fetch")
-        .dyn_into::<Function>()
-        .map_err(|_| JsError::new("this environment has no fetch()"))
-        .and_then(|fetch| {
-            let promise = fetch
-                .call1(&JsValue::NULL, &url.as_str().into())
-                .map_err(|e| download_error(&url, &e))?;
-            Ok(JsFuture::from(Promise::from(promise)))
-        });
-    async move { read_response(request?.await, &url).await }
+    let mut first = Some(start_fetch(&url));
+    async move {
+        let mut tries = 1;
+        loop {
+            let request = first.take().unwrap_or_else(|| start_fetch(&url));
+            match read_response(request).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(failure) if failure.worth_retrying && tries < DOWNLOAD_TRIES => {
+                    sleep_ms(1000 * tries).await?;
+                    tries += 1;
+                }
+                Err(failure) => {
+                    let tried = if tries > 1 {
+                        format!(" (tried {tries} times)")
+                    } else {
+                        String::new()
+                    };
+                    return Err(JsError::new(&format!(
+                        "could not download {url}: {}{tried}",
+                        failure.why
+                    )));
+                }
+            }
+        }
+    }
 }
 
-/// A failed download of `url`, with the browser's reason.
-fn download_error(url: &str, e: &JsValue) -> JsError {
-    let why = get(e, "message")
-        .as_string()
-        .unwrap_or_else(|| format!("{e:?}"));
-    JsError::new(&format!("could not download {url}: {why}"))
+/// Why a download failed, and whether trying again may help.
+struct DownloadFailure {
+    why: String,
+    worth_retrying: bool,
+}
+
+impl DownloadFailure {
+    /// A failed connection or a body cut off: the browser's reason, worth another try.
+    fn network(e: JsValue) -> Self {
+        let why = get(&e, "message")
+            .as_string()
+            .unwrap_or_else(|| format!("{e:?}"));
+        Self {
+            why,
+            worth_retrying: true,
+        }
+    }
+}
+
+/// `fetch(url)`, started now.
+fn start_fetch(url: &str) -> Result<JsFuture, DownloadFailure> {
+    let fetch = get(&js_sys::global(), "fetch")
+        .dyn_into::<Function>()
+        .map_err(|_| DownloadFailure {
+            why: "this environment has no fetch()".into(),
+            worth_retrying: false,
+        })?;
+    let promise = fetch
+        .call1(&JsValue::NULL, &url.into())
+        .map_err(DownloadFailure::network)?;
+    Ok(JsFuture::from(Promise::from(promise)))
 }
 
 /// The body of a `fetch` response, or why there is none.
-async fn read_response(response: Result<JsValue, JsValue>, url: &str) -> Result<Vec<u8>, JsError> {
-    let failed = |e: JsValue| download_error(url, &e);
-    let response = response.map_err(failed)?;
+async fn read_response(
+    request: Result<JsFuture, DownloadFailure>,
+) -> Result<Vec<u8>, DownloadFailure> {
+    let response = request?.await.map_err(DownloadFailure::network)?;
     if get(&response, "ok").as_bool() != Some(true) {
-        let status = get(&response, "status").as_f64().unwrap_or(0.0);
-        return Err(JsError::new(&format!(
-            "could not download {url}: the server answered {status}"
-        )));
+        let status = get(&response, "status").as_f64().unwrap_or(0.0) as u32;
+        return Err(DownloadFailure {
+            why: format!("the server answered {status}"),
+            // Server errors, timeouts and "too many requests" pass; a missing file stays missing.
+            worth_retrying: status >= 500 || status == 408 || status == 429,
+        });
     }
     let read: Function = get(&response, "arrayBuffer").unchecked_into();
-    let buffer = JsFuture::from(Promise::from(read.call0(&response).map_err(failed)?))
+    let body = read.call0(&response).map_err(DownloadFailure::network)?;
+    let buffer = JsFuture::from(Promise::from(body))
         .await
-        .map_err(failed)?;
+        .map_err(DownloadFailure::network)?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// Un-gzips `bytes` when they start with the gzip magic number; other bytes come back as they
-/// are (MNIST files may be given either way).
-pub fn maybe_gunzip(bytes: Vec<u8>, what: &str) -> Result<Vec<u8>, JsError> {
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
-        return Ok(bytes);
-    }
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_end(&mut out)
-        .map_err(|e| JsError::new(&format!("{what} is not a valid gzip file: {e}")))?;
-    Ok(out)
+/// Resolves after `ms` milliseconds (the global `setTimeout`, page or worker).
+async fn sleep_ms(ms: u32) -> Result<(), JsError> {
+    let set_timeout: Function = get(&js_sys::global(), "setTimeout")
+        .dyn_into()
+        .map_err(|_| JsError::new("this environment has no setTimeout()"))?;
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = set_timeout.call2(&JsValue::NULL, &resolve, &ms.into());
+    });
+    JsFuture::from(promise)
+        .await
+        .map_err(|_| JsError::new("a timer failed"))?;
+    Ok(())
 }
 
 /// RGBA pixels and size of an `ImageData`, or of what is drawn on a canvas (`HTMLCanvasElement`

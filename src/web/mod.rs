@@ -222,11 +222,9 @@ struct MnistCountsJs {
 
 /// A split from IDX images and labels files (gzipped or not).
 fn parse_split(images: Vec<u8>, labels: Vec<u8>, what: &str) -> Result<Arc<MnistDataset>, JsError> {
-    let images = js::maybe_gunzip(images, &format!("the {what} images file"))?;
-    let labels = js::maybe_gunzip(labels, &format!("the {what} labels file"))?;
-    Ok(Arc::new(
-        MnistDataset::from_idx(&images, &labels).map_err(js_error)?,
-    ))
+    let set = MnistDataset::from_files(&images, &labels)
+        .map_err(|e| JsError::new(&format!("the {what} set could not be loaded: {e}")))?;
+    Ok(Arc::new(set))
 }
 
 /// True when the global scope (window or worker) has `navigator.gpu`.
@@ -559,21 +557,15 @@ impl LeNet {
         Ok(to_js(&run.position())?)
     }
 
-    /// One step of the current run; `None` when it is done. A failed step (divergence, a lost
-    /// device) ends the run and keeps the model from before it.
+    /// One step of the current run; `None` when it is done. After a failed step the run stays
+    /// the model in use: a diverged run has gone back to its last good weights.
     async fn step(&self) -> Result<Option<Progress>, JsValue> {
         let mut state = self.state.lock().await;
         let run = state
             .run
             .as_mut()
             .ok_or_else(|| js_value("the training run was replaced by a loaded checkpoint"))?;
-        match run.step().await {
-            Ok(progress) => Ok(progress),
-            Err(e) => {
-                state.run = None;
-                Err(js_value(e))
-            }
-        }
+        run.step().await.map_err(js_value)
     }
 
     async fn end_epoch(&self, progress: &Progress, options: &RunOptions) -> Result<(), JsValue> {
