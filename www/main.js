@@ -1,12 +1,13 @@
 // The demo page: the UI around www/worker.js, which downloads MNIST, trains LeNet-5, evaluates
 // it, saves checkpoints and classifies what is drawn on the pad, in a module Web Worker so the
-// page stays responsive.
+// page stays responsive. When the worker's GPU device is lost, the page replaces it by a worker
+// on the CPU that goes on training from the last save.
 
 import { createCharts } from './charts.js';
 import { createDrawPad } from './drawpad.js';
 
 const $ = (id) => document.getElementById(id);
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+let worker;
 
 /** Learning rates that suit each optimizer (Adam's usual default; the MindSpore tutorial's). */
 const DEFAULT_LEARNING_RATE = { adam: 0.004, sgd: 0.01 };
@@ -37,6 +38,12 @@ function showError(message) {
 
 function clearError() {
   $('error').hidden = true;
+}
+
+/** Tells the user something that went wrong and was dealt with. */
+function showNotice(message) {
+  $('notice').textContent = message;
+  $('notice').hidden = false;
 }
 
 function readOptions() {
@@ -240,9 +247,10 @@ function requestPrediction() {
 function describeRun(info) {
   const { config } = info;
   const how = `${config.optimizer === 'sgd' ? 'SGD' : 'Adam'}, learning rate ${config.learningRate} (${config.schedule === 'constant' ? 'constant' : 'one cycle'}), batch ${config.batchSize}, augmentation ${config.augmentation}`;
-  return info.finished
-    ? `A model trained for ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} (${how}).`
-    : `Training stopped after epoch ${info.epochsDone} of ${config.epochs} (${how}).`;
+  if (info.finished) return `A model trained for ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} (${how}).`;
+  if (info.step % info.stepsPerEpoch === 0) return `Training stopped after epoch ${info.epochsDone} of ${config.epochs} (${how}).`;
+  const total = info.stepsPerEpoch * config.epochs;
+  return `Training stopped in epoch ${info.epochsDone + 1} of ${config.epochs}, at step ${info.step.toLocaleString()} of ${total.toLocaleString()} (${how}).`;
 }
 
 function downloadFile(bytes) {
@@ -320,8 +328,18 @@ const handlers = {
       $('train-status').textContent = `Epoch ${epoch?.epoch ?? ''} done: ${percent(evaluation.accuracy)} of the test images right. Training…`;
     }
   },
-  autosaved({ epoch, bytes }) {
-    $('checkpoint-status').textContent = `Epoch ${epoch} saved in this browser (${(bytes / 1024).toFixed(0)} KB).`;
+  autosaved({ epoch, step, epochDone, bytes }) {
+    const what = epochDone ? `Epoch ${epoch}` : `Step ${step.toLocaleString()} (epoch ${epoch})`;
+    $('checkpoint-status').textContent = `${what} saved in this browser (${(bytes / 1024).toFixed(0)} KB).`;
+  },
+  'device-lost'({ message }) {
+    const training = state() === 'training' || state() === 'paused';
+    $('backend-choice').value = 'cpu';
+    clearError();
+    showNotice(
+      `The GPU device was lost (${message}). ${training ? 'Training goes on on the CPU from the last save.' : 'The model runs on the CPU now, from the last save.'}`,
+    );
+    startWorker(training ? { since: run.startedAt, options: run.options } : undefined);
   },
   finished({ stopped }) {
     $('train-status').textContent = `${stopped ? 'Stopped' : 'Done'}: ${$('test-accuracy').textContent} of the test images right. Draw a digit below.`;
@@ -352,16 +370,33 @@ const handlers = {
       setState('ready');
     }
     if (cmd === 'load') $('checkpoint-status').textContent = 'The file was not loaded; the model in use is unchanged.';
-    if (cmd === 'start') $('data-status').textContent = 'The page could not start.';
+    if (cmd === 'start') {
+      $('data-status').textContent = 'The page could not start.';
+      $('retry-start').hidden = false;
+    }
     showError(message);
   },
 };
 
+/** The run being trained: its settings and when it started (a worker that replaces a lost one
+ * goes on from a save made since, or trains it anew). */
+const run = { options: null, startedAt: 0 };
+
+/** Starts a worker (replacing the one running, if any) on the chosen backend; `goOn`: see the
+ * worker's `start`. */
+function startWorker(goOn) {
+  worker?.terminate();
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.addEventListener('message', ({ data }) => handlers[data.status]?.(data));
+  worker.addEventListener('error', (e) => showError(e.message || 'the training worker failed to start'));
+  predicting = false;
+  setState('starting');
+  send('start', { backend: $('backend-choice').value, goOn });
+}
+
 function main() {
   window.addEventListener('error', (e) => showError(e.error?.message ?? e.message));
   window.addEventListener('unhandledrejection', (e) => showError(e.reason?.message ?? e.reason));
-  worker.addEventListener('message', ({ data }) => handlers[data.status]?.(data));
-  worker.addEventListener('error', (e) => showError(e.message || 'the training worker failed to start'));
 
   pad = createDrawPad($('pad'), requestPrediction);
   $('clear').addEventListener('click', () => {
@@ -382,6 +417,8 @@ function main() {
     e.preventDefault();
     clearError();
     const options = readOptions();
+    Object.assign(run, { options, startedAt: Date.now() });
+    $('notice').hidden = true;
     batchSize = options.batchSize;
     $('test-accuracy').textContent = '–';
     $('stat-eta').textContent = '–';
@@ -393,6 +430,9 @@ function main() {
 
   $('resume-run').addEventListener('click', () => {
     clearError();
+    // Whatever is saved now is this run's.
+    Object.assign(run, { options: readOptions(), startedAt: 0 });
+    $('notice').hidden = true;
     batchSize = Number($('batch-size').value);
     setState('training');
     send('resume', { backend: $('backend-choice').value });
@@ -412,10 +452,16 @@ function main() {
     send('load', { bytes, name: file.name }, [bytes.buffer]);
   });
 
+  $('retry-start').addEventListener('click', () => {
+    $('retry-start').hidden = true;
+    clearError();
+    setState('starting');
+    send('start', { backend: $('backend-choice').value });
+  });
+
   const requested = new URLSearchParams(location.search).get('backend');
   if (requested) $('backend-choice').value = requested;
-  setState('starting');
-  send('start', { backend: $('backend-choice').value });
+  startWorker();
 }
 
 main();

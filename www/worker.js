@@ -1,11 +1,13 @@
 // The training worker: owns the model (the npm package's public API only), downloads MNIST,
-// trains, evaluates and saves a checkpoint after every epoch, and answers predictions between
-// steps, so the page never freezes. It talks to the page in messages:
+// trains, evaluates and saves a checkpoint after every epoch and every 15 seconds, and answers
+// predictions between steps, so the page never freezes. It watches the GPU device it trains on:
+// when the device is lost, the page replaces this worker by one on the CPU, which goes on from
+// the last save. It talks to the page in messages:
 //   page -> worker: {cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|'predict'|
 //                    'download'|'load'|'discard', ...}
 //   worker -> page: {status: 'download'|'ready'|'backend'|'saved'|'training'|'progress'|'paused'|
 //                    'resumed'|'evaluating'|'evaluated'|'finished'|'autosaved'|'prediction'|
-//                    'checkpoint'|'loaded'|'error', ...}
+//                    'checkpoint'|'loaded'|'device-lost'|'error', ...}
 
 import init, { LeNet } from '../pkg/lenet_web.js';
 import { downloadMnist, forgetMnist } from './mnist.js';
@@ -16,6 +18,9 @@ const MISTAKES_SHOWN = 60;
 /** Bytes before the pixels in an IDX images file. */
 const IDX_IMAGES_HEADER = 16;
 const IMAGE_PIXELS = 784;
+/** Training time between saves within an epoch (each epoch's end is saved too): a reload or a
+ * lost GPU device costs at most this much training. */
+const AUTOSAVE_EVERY_MS = 15_000;
 
 let lenet = null;
 let lenetBackend = null;
@@ -34,6 +39,20 @@ function emptyHistory() {
   return { steps: [], loss: [], accuracy: [], epochs: [] };
 }
 
+/** Watches every GPU device created here (burn's wgpu asks the adapter for one) and tells the
+ * page when one is lost: a driver reset, a GPU taken away, or the browser reclaiming it. */
+function watchGpuDevices() {
+  const adapter = globalThis.GPUAdapter?.prototype;
+  if (!adapter) return;
+  const requestDevice = adapter.requestDevice;
+  adapter.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    device.lost.then((info) => post('device-lost', { message: info.message || info.reason || 'no reason given' }));
+    return device;
+  };
+}
+watchGpuDevices();
+
 /** @param {string} status @param {object} [data] */
 function post(status, data = {}, transfer = []) {
   postMessage({ status, ...data }, transfer);
@@ -51,16 +70,25 @@ async function loadMnist(model) {
  * checkpoint. */
 async function useBackend(choice) {
   if (choice === lenetBackend) return;
-  const created = await LeNet.create(choice);
+  // WebGPU asked for but not to be had (no WebGPU, no adapter, no device): the CPU, saying why.
+  let fallbackReason;
+  const created = await LeNet.create(choice).catch((e) => {
+    if (choice !== 'webgpu') throw e;
+    fallbackReason = e.message;
+    return LeNet.create('cpu');
+  });
   if (mnist) await loadMnist(created);
   if (checkpoint) await created.loadCheckpoint(checkpoint);
   lenet?.free();
   lenet = created;
   lenetBackend = choice;
-  post('backend', { backend: created.backend, fallbackReason: created.fallbackReason });
+  post('backend', { backend: created.backend, fallbackReason: fallbackReason ?? created.fallbackReason });
 }
 
-async function start({ backend }) {
+/** Starts up: the backend, MNIST, then the saved run. `goOn` (after a lost GPU device) goes on
+ * training: from the saved run when it was saved since `goOn.since`, otherwise anew with
+ * `goOn.options`. */
+async function start({ backend, goOn }) {
   await init();
   await useBackend(backend);
   const { files, cached } = await downloadMnist((loaded, total) => post('download', { loaded, total }));
@@ -69,21 +97,27 @@ async function start({ backend }) {
     post('ready', { ...(await loadMnist(lenet)), cached });
   } catch (e) {
     await forgetMnist(); // a damaged cached file must not break every later visit
-    throw new Error(`${e.message} Reload the page to download MNIST again.`);
+    mnist = null;
+    const sentence = /[.?!]$/.test(e.message) ? e.message : `${e.message}.`;
+    throw new Error(`${sentence} Try again to download MNIST anew.`);
   }
-  await restoreSavedRun();
+  const savedAt = await restoreSavedRun();
+  if (goOn && savedAt >= goOn.since) await resume({ backend });
+  else if (goOn) await train({ backend, options: goOn.options });
 }
 
-/** Offers the run saved in IndexedDB, its model loaded for the draw pad. */
+/** Offers the run saved in IndexedDB, its model loaded for the draw pad; returns when it was
+ * saved. */
 async function restoreSavedRun() {
   const saved = await loadRun().catch(() => undefined);
-  if (!saved) return;
+  if (!saved) return undefined;
   try {
     const info = await lenet.loadCheckpoint(saved.checkpoint);
     checkpoint = saved.checkpoint;
     history = saved.history;
     results = saved.results;
     post('saved', { info, history, results, savedAt: saved.savedAt });
+    return saved.savedAt;
   } catch (e) {
     await forgetRun();
     throw new Error(`The saved training run could not be restored and was deleted: ${e.message}`);
@@ -113,6 +147,8 @@ async function runTraining(start) {
   let mark = null;
   let last = null;
   let lastEvaluated = null;
+  let lastSaved = performance.now();
+  // Returns a promise (training waits for it) only while saving or paused.
   const onStep = (p) => {
     last = p;
     const now = performance.now();
@@ -127,16 +163,27 @@ async function runTraining(start) {
     }
     post('progress', { progress: p });
     if (p.epochDone) post('evaluating');
-    if (paused) {
-      mark = null;
-      post('paused'); // only now: the step that was running when Pause came has ended
-      return paused.promise; // training waits for it
+    // Within an epoch, on a read-back (the charts then hold every point up to the save).
+    else if (p.loss !== undefined && now - lastSaved > AUTOSAVE_EVERY_MS) {
+      return autosave(p).then(() => {
+        lastSaved = performance.now();
+        mark = null;
+        return pause();
+      });
     }
+    return pause();
+  };
+  const pause = () => {
+    if (!paused) return undefined;
+    mark = null;
+    post('paused'); // only now: the step that was running when Pause came has ended
+    return paused.promise;
   };
   const onEpoch = async ({ epoch, step, evaluation }) => {
     showResults(evaluation, { epoch, step });
     lastEvaluated = step;
-    await autosave(epoch);
+    await autosave(last);
+    lastSaved = performance.now();
     mark = null;
   };
   try {
@@ -167,15 +214,17 @@ function showResults(evaluation, at) {
   post('evaluated', { ...results, epoch: point });
 }
 
-/** Saves the run to IndexedDB, with its charts and results. */
-async function autosave(epoch) {
+/** Saves the run to IndexedDB, with its charts and results, as it stands after the step
+ * `progress` reported. */
+async function autosave(progress) {
+  const { epoch, step, epochDone } = progress;
   try {
     const bytes = await lenet.saveCheckpoint();
     checkpoint = bytes;
     await saveRun({ checkpoint: bytes, history, results, savedAt: Date.now() });
-    post('autosaved', { epoch, bytes: bytes.length });
+    post('autosaved', { epoch, step, epochDone, bytes: bytes.length });
   } catch (e) {
-    post('error', { message: `The checkpoint of epoch ${epoch} could not be saved: ${e.message}`, cmd: 'autosave' });
+    post('error', { message: `The run could not be saved at step ${step}: ${e.message}`, cmd: 'autosave' });
   }
 }
 

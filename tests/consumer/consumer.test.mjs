@@ -1,9 +1,10 @@
 // The npm package as another web app uses it: the packed tarball, installed into this folder's
 // app and bundled by Vite (dist/, built by `make test-package`), runs in headless Chromium and
-// trains, predicts, saves, reloads, resumes and aborts through the public API.
+// trains, predicts, saves, reloads, resumes and aborts through the public API, and loadMnist()
+// gets through passing download failures and reports the rest clearly.
 
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +14,33 @@ import { launchBrowser } from '../e2e/browser.mjs';
 const DIST = fileURLToPath(new URL('./dist/', import.meta.url));
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.gz': 'application/gzip' };
 
-/** Serves dist/ on a free port, as any static host would. */
+/** Downloads that go wrong, under /fault/KIND/FILE: `missing` (404), `error` (500 each time),
+ * `flaky` (503 the first time), `cut` (the connection drops halfway the first time) and
+ * `cut-always`. */
+const FAULTS = /^\/fault\/(missing|error|flaky|cut|cut-always)(\/.+)$/;
+/** How often each fault URL was asked for. */
+const asked = new Map();
+
+/** Answers a fault URL; false for any other. */
+function fault(request, response) {
+  const [, kind, file] = request.url.match(FAULTS) ?? [];
+  if (!kind) return false;
+  const tries = (asked.get(request.url) ?? 0) + 1;
+  asked.set(request.url, tries);
+  const bytes = readFileSync(join(DIST, file));
+  if (kind === 'missing') response.writeHead(404).end();
+  else if (kind === 'error' || (kind === 'flaky' && tries === 1)) response.writeHead(kind === 'error' ? 500 : 503).end();
+  else if (kind === 'cut-always' || (kind === 'cut' && tries === 1)) {
+    response.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': bytes.length });
+    response.write(bytes.subarray(0, bytes.length / 2), () => response.destroy());
+  } else response.writeHead(200, { 'Content-Type': 'application/gzip' }).end(bytes);
+  return true;
+}
+
+/** Serves dist/ on a free port, as any static host would, and the fault URLs. */
 function serve() {
   const server = createServer((request, response) => {
+    if (fault(request, response)) return;
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
     const file = join(DIST, path.endsWith('/') ? `${path}index.html` : path);
     if (!file.startsWith(DIST) || !existsSync(file)) {
@@ -61,6 +86,38 @@ test('a Vite app using the packed package trains, predicts, saves, reloads, resu
     assert.equal(report.abortedWith, 'AbortError');
     assert.equal(report.stepsBeforeAbort, 3, 'no step runs after the signal aborts');
     assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test('loadMnist() retries passing download failures and reports the rest clearly', { timeout: 120_000 }, async () => {
+  const server = await serve();
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => document.querySelector('#status').textContent === 'ready');
+    const load = (trainLabels) =>
+      page.evaluate((labels) => window.tryLoadMnist({ trainImages: '/train-images-idx3-ubyte.gz', trainLabels: labels }), trainLabels);
+    const LABELS = '/train-labels-idx1-ubyte.gz';
+
+    for (const kind of ['flaky', 'cut']) {
+      assert.deepEqual(await load(`/fault/${kind}${LABELS}`), { trainCount: 60_000 }, `${kind}: the second try gets the file`);
+      assert.equal(asked.get(`/fault/${kind}${LABELS}`), 2);
+    }
+    assert.match(await load(`/fault/missing${LABELS}`), /^could not download \/fault\/missing\/train-labels-idx1-ubyte\.gz: the server answered 404$/);
+    assert.equal(asked.get(`/fault/missing${LABELS}`), 1, 'a missing file is asked for once');
+    assert.match(await load(`/fault/error${LABELS}`), /: the server answered 500 \(tried 3 times\)$/);
+    assert.equal(asked.get(`/fault/error${LABELS}`), 3);
+    assert.match(await load(`/fault/cut-always${LABELS}`), /^could not download \/fault\/cut-always\/train-labels-idx1-ubyte\.gz: .+ \(tried 3 times\)$/);
+
+    const bytes = (data) => page.evaluate((d) => window.tryLoadTrainingSet(new Uint8Array(d.images), new Uint8Array(d.labels)), data);
+    const oneImage = [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28, ...new Array(784).fill(0)];
+    assert.equal(await bytes({ images: oneImage, labels: [] }), 'the training set could not be loaded: the labels file is empty');
+    const cutShort = [...readFileSync(join(DIST, 'train-images-idx3-ubyte.gz')).subarray(0, 1000)];
+    assert.match(await bytes({ images: cutShort, labels: [] }), /the images file is not a valid gzip file .*was the download cut short\?/);
   } finally {
     await browser.close();
     server.close();

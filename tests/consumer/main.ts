@@ -5,6 +5,8 @@
 
 import init, {
   type EpochReport,
+  type MnistCounts,
+  type MnistUrls,
   type Progress,
   type TrainResult,
   LeNet,
@@ -132,10 +134,41 @@ async function runConsumerTest(): Promise<Report> {
   };
 }
 
+/** Loads MNIST from `urls` into a fresh model: the counts, or the message it was refused with. */
+async function tryLoadMnist(urls: MnistUrls): Promise<MnistCounts | string> {
+  await init();
+  const lenet = await LeNet.create('cpu');
+  try {
+    return await lenet.loadMnist(urls);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  } finally {
+    lenet.free();
+  }
+}
+
+/** Loads a training set from bytes into a fresh model: its size, or the message it was refused
+ * with. */
+async function tryLoadTrainingSet(images: Uint8Array, labels: Uint8Array): Promise<number | string> {
+  await init();
+  const lenet = await LeNet.create('cpu');
+  try {
+    return await lenet.loadTrainingSet(images, labels);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  } finally {
+    lenet.free();
+  }
+}
+
 declare global {
   interface Window {
     runConsumerTest: () => Promise<Report>;
+    tryLoadMnist: typeof tryLoadMnist;
+    tryLoadTrainingSet: typeof tryLoadTrainingSet;
   }
 }
 window.runConsumerTest = runConsumerTest;
+window.tryLoadMnist = tryLoadMnist;
+window.tryLoadTrainingSet = tryLoadTrainingSet;
 document.getElementById('status')!.textContent = 'ready';

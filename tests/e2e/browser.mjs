@@ -51,17 +51,22 @@ export async function launchBrowser({ webgpu = false } = {}) {
 }
 
 /**
- * Opens the page and collects its console errors and uncaught exceptions.
- * @param {import('playwright-core').Browser} browser
+ * Opens the page and collects its console errors, uncaught exceptions and Content-Security-Policy
+ * violations.
+ * @param {import('playwright-core').Browser | import('playwright-core').BrowserContext} target a
+ *   browser (a new page in its default context) or a context of its own
  * @param {string} url
  */
-export async function openPage(browser, url) {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+export async function openPage(target, url) {
+  const page = 'contexts' in target ? await target.newPage({ viewport: { width: 1100, height: 1400 } }) : await target.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
+  await page.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)),
+  );
   await page.goto(url);
   return { page, errors };
 }
