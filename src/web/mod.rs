@@ -324,7 +324,9 @@ impl LeNet {
     }
 
     /// Fetches the MNIST IDX files (gzipped or not) from `urls` and loads them; the test files
-    /// are optional. Resolves to the number of images in each split.
+    /// are optional. Resolves to the number of images in each split. A server error, a dropped
+    /// connection or a body cut off midway is tried again (3 tries in all); a missing file, or
+    /// one that is not a valid MNIST file, rejects with what is wrong with it.
     #[wasm_bindgen(js_name = loadMnist, unchecked_return_type = "MnistCounts")]
     pub async fn load_mnist(
         &self,
@@ -380,6 +382,7 @@ impl LeNet {
     /// Trains a fresh model (from `seed`) with `options`, calling `onStep` after every step
     /// and `onEpoch` after every epoch; stops between steps when `signal` aborts (rejecting
     /// with its reason). Other calls (predict, evaluate, saveCheckpoint) run between steps.
+    /// A run that diverges rejects, back at its last known good weights.
     #[wasm_bindgen(unchecked_return_type = "TrainResult")]
     pub async fn train(
         &self,

@@ -52,7 +52,7 @@ export async function launchBrowser({ webgpu = false } = {}) {
 
 /**
  * Opens the page and collects its console errors, uncaught exceptions and Content-Security-Policy
- * violations.
+ * violations, and the URLs of every request made in its context (the worker's too).
  * @param {import('playwright-core').Browser | import('playwright-core').BrowserContext} target a
  *   browser (a new page in its default context) or a context of its own
  * @param {string} url
@@ -60,6 +60,8 @@ export async function launchBrowser({ webgpu = false } = {}) {
 export async function openPage(target, url) {
   const page = 'contexts' in target ? await target.newPage({ viewport: { width: 1100, height: 1400 } }) : await target.newPage();
   const errors = [];
+  const requests = [];
+  page.context().on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
@@ -68,5 +70,5 @@ export async function openPage(target, url) {
     document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`)),
   );
   await page.goto(url);
-  return { page, errors };
+  return { page, errors, requests };
 }

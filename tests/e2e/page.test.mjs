@@ -1,7 +1,8 @@
 // The demo page as a person uses it: MNIST downloads (then comes from the cache), training on the
 // CPU backend reaches at least 97% test accuracy in one epoch with live charts and results, runs
-// are saved every epoch and resumed after a reload, checkpoints download and load, a corrupt one
-// is refused, and digits drawn with the mouse get a prediction.
+// are saved every epoch and every 15 seconds and resumed after a reload, checkpoints download and
+// load, a corrupt one is refused, and digits drawn with the mouse get a prediction. The page
+// loads nothing from other origins, under the server's strict Content-Security-Policy.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -46,26 +47,28 @@ const ONE = [[140, 40], [138, 120], [136, 200], [135, 240]];
 test('trains on the CPU with charts, results per epoch and auto-saves; a reload resumes the run without downloading MNIST again', { timeout: 900_000 }, async () => {
   const browser = await launchBrowser();
   try {
-    const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
-    const mnistRequests = [];
-    page.context().on('request', (r) => r.url().includes('/data/') && mnistRequests.push(r.url()));
+    const csp = (await fetch(server.url)).headers.get('content-security-policy');
+    assert.match(csp, /^default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; /);
+    assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'|\*/);
+    const { page, errors, requests } = await openPage(browser, `${server.url}?backend=cpu`);
+    const mnistRequests = () => requests.filter((url) => url.includes('/data/'));
     await waitForState(page, 'ready', 120_000);
     assert.match(await page.textContent('#data-status'), /downloaded: 60,000 training and 10,000 test images/);
-    assert.equal(mnistRequests.length, 4);
+    assert.equal(mnistRequests().length, 4);
     assert.equal(await page.getAttribute('#data-progress', 'value'), await page.getAttribute('#data-progress', 'max'));
     assert.equal(await page.textContent('#backend'), 'CPU');
 
-    await page.fill('#epochs', '2');
+    await page.fill('#epochs', '3');
     await page.click('#train');
     await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 100, null, { timeout: 120_000 });
     const loss = Number(await page.textContent('#stat-loss'));
     assert.ok(loss > 0 && loss < 3, `loss shown during training: ${loss}`);
     assert.ok(Number((await page.textContent('#stat-speed')).replace(/,/g, '')) > 0, 'images per second are shown');
     assert.match(await page.textContent('#stat-eta'), /^\d+ (s|min \d\d s)$/);
-    assert.match(await page.textContent('#stat-epoch'), /^1 \/ 2$/);
+    assert.match(await page.textContent('#stat-epoch'), /^1 \/ 3$/);
     assert.ok(Number(await page.getAttribute('#epoch-progress', 'value')) > 100);
     assert.equal(await page.getAttribute('#epoch-progress', 'max'), '938');
-    assert.equal(await page.getAttribute('#train-progress', 'max'), '1876');
+    assert.equal(await page.getAttribute('#train-progress', 'max'), '2814');
     assert.ok(Number(await page.getAttribute('#loss-chart', 'data-points')) >= 5, 'the loss chart has points');
     assert.equal(await page.locator('#loss-chart canvas').count(), 1);
     await page.screenshot({ path: `${ARTIFACTS}/training.png`, fullPage: true });
@@ -88,33 +91,38 @@ test('trains on the CPU with charts, results per epoch and auto-saves; a reload 
     await page.screenshot({ path: `${ARTIFACTS}/results.png`, fullPage: true });
     assert.ok(await page.locator('#error').isHidden(), await page.textContent('#error'));
 
-    // Reload during epoch 2: the saved run comes back with its charts, MNIST from the cache.
-    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 950, null, { timeout: 60_000 });
+    // Within epoch 2 the run is saved again (every 15 s); a reload then loses only what came
+    // after that save. The saved run comes back with its charts, MNIST from the cache.
+    await page.waitForFunction(() => /^Step [\d,]+ \(epoch 2\) saved/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 60_000 });
+    const saved = (await page.textContent('#checkpoint-status')).match(/^Step ([\d,]+)/)[1];
     await page.reload();
     await waitForState(page, 'trained', 120_000);
     assert.match(await page.textContent('#data-status'), /from this browser’s cache/);
-    assert.equal(mnistRequests.length, 4, 'the second visit downloads no MNIST file');
+    assert.equal(mnistRequests().length, 4, 'the second visit downloads no MNIST file');
     assert.ok(await page.locator('#saved-run').isVisible());
-    assert.match(await page.textContent('#saved-text'), /stopped after epoch 1 of 2/);
+    assert.equal(await page.textContent('#saved-text'), `Training stopped in epoch 2 of 3, at step ${saved} of 2,814 (Adam, learning rate 0.004 (one cycle), batch 64, augmentation affine). Its model answers the draw pad now. Resume to go on where it stopped.`);
     assert.equal(await page.getAttribute('#accuracy-chart', 'data-epochs'), '1');
     assert.ok(Number(await page.getAttribute('#loss-chart', 'data-points')) >= 40);
     assert.equal(parseFloat(await page.textContent('#test-accuracy')), accuracy);
     assert.equal(await page.locator('#mistakes button').count(), shown, 'the results of epoch 1 are back');
-    assert.equal(await page.inputValue('#epochs'), '2');
+    assert.equal(await page.inputValue('#epochs'), '3');
     await page.screenshot({ path: `${ARTIFACTS}/restored.png`, fullPage: true });
 
-    // The restored model answers the draw pad, then training goes on from epoch 2.
+    // The restored model answers the draw pad, then training goes on from the saved step.
     await draw(page, ONE);
     assert.equal((await prediction(page)).digit, '1');
     await page.click('#resume-run');
-    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) > 960, null, { timeout: 60_000 });
-    assert.match(await page.textContent('#stat-epoch'), /^2 \/ 2$/);
+    const from = Number(saved.replace(/,/g, ''));
+    await page.waitForFunction((at) => Number(document.querySelector('#train-progress').value) > at + 10, from, { timeout: 60_000 });
+    assert.match(await page.textContent('#stat-epoch'), /^2 \/ 3$/);
     assert.ok(await page.locator('#saved-run').isHidden());
     await page.click('#stop');
     await waitForState(page, 'trained', 120_000);
     assert.ok(parseFloat(await page.textContent('#test-accuracy')) >= 97);
     assert.deepEqual(errors, []);
     assert.ok(await page.locator('#error').isHidden());
+    const elsewhere = requests.filter((url) => !url.startsWith(server.url) && !url.startsWith('blob:') && !url.startsWith('data:'));
+    assert.deepEqual(elsewhere, [], 'the page loads nothing from other origins');
   } finally {
     await browser.close();
   }
