@@ -311,6 +311,7 @@ impl Trainer {
             optimizer,
             step,
         };
+        // `go_to` puts in the model, the optimizer, the position and the batches.
         let mut trainer = Self {
             model: None,
             optimizer: Optimizer::new(config.optimizer),

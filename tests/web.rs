@@ -3,7 +3,7 @@
 //! loads the same model and resumes, and the backend asked for is the one used.
 #![cfg(target_arch = "wasm32")]
 
-use std::{io::Read, sync::Arc};
+use std::sync::Arc;
 
 use lenet_web::{
     checkpoint::Checkpoint,
@@ -21,16 +21,8 @@ wasm_bindgen_test_configure!(run_in_browser);
 static TRAIN_IMAGES: &[u8] = include_bytes!("../data/train-images-idx3-ubyte.gz");
 static TRAIN_LABELS: &[u8] = include_bytes!("../data/train-labels-idx1-ubyte.gz");
 
-fn gunzip(gz: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(gz)
-        .read_to_end(&mut out)
-        .unwrap();
-    out
-}
-
 fn first_training_images(n: usize) -> Arc<MnistDataset> {
-    let set = MnistDataset::from_idx(&gunzip(TRAIN_IMAGES), &gunzip(TRAIN_LABELS)).unwrap();
+    let set = MnistDataset::from_files(TRAIN_IMAGES, TRAIN_LABELS).unwrap();
     Arc::new(set.take(n))
 }
 
