@@ -22,7 +22,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { launchBrowser, startServer } from '../e2e/browser.mjs';
+import { MNIST_PATHS, launchBrowser, startServer } from '../e2e/browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WARMUP_STEPS = 10;
@@ -184,16 +184,11 @@ async function measureTfjs({ backend, steps, warmup, batchSize }) {
 }
 
 /** Runs in the page: trains `epochs` epochs on the CPU with the defaults, calling `benchEpoch` after each of `checkpoints`. */
-async function trainEpochs({ epochs, checkpoints }) {
+async function trainEpochs({ epochs, checkpoints, mnist }) {
   const { default: init, LeNet } = await import('/pkg/lenet_web.js');
   const wasm = await init();
   const lenet = await LeNet.create('cpu');
-  await lenet.loadMnist({
-    trainImages: '/data/train-images-idx3-ubyte.gz',
-    trainLabels: '/data/train-labels-idx1-ubyte.gz',
-    testImages: '/data/t10k-images-idx3-ubyte.gz',
-    testLabels: '/data/t10k-labels-idx1-ubyte.gz',
-  });
+  await lenet.loadMnist(mnist);
   await lenet.train({
     epochs,
     evaluateEachEpoch: true,
@@ -243,7 +238,7 @@ async function runEpochs(epochs) {
       after.push({ ...report, jsHeapBytes: usedSize });
     });
     await page.goto(server.url);
-    await page.evaluate(trainEpochs, { epochs, checkpoints });
+    await page.evaluate(trainEpochs, { epochs, checkpoints, mnist: MNIST_PATHS });
     const [second, last] = [after.find((r) => r.epoch === 2), after.at(-1)];
     const growth = (key) => (second && last.epoch > 2 ? (100 * (last[key] - second[key])) / second[key] : null);
     return { epochs, after, growthPercent: { wasmMemory: growth('wasmMemoryBytes'), jsHeap: growth('jsHeapBytes') } };

@@ -9,6 +9,14 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Screenshots of the page, kept as test artefacts (git-ignored). */
 export const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 
+/** The four MNIST files on the demo server's origin, as `LeNet.loadMnist` takes them. */
+export const MNIST_PATHS = {
+  trainImages: '/data/train-images-idx3-ubyte.gz',
+  trainLabels: '/data/train-labels-idx1-ubyte.gz',
+  testImages: '/data/t10k-images-idx3-ubyte.gz',
+  testLabels: '/data/t10k-labels-idx1-ubyte.gz',
+};
+
 /** Flags Chromium needs here: root, a closed network, and WebGPU on SwiftShader. */
 const CHROMIUM_ARGS = [
   '--no-sandbox',

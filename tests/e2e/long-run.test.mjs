@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, startServer } from './browser.mjs';
+import { MNIST_PATHS, launchBrowser, startServer } from './browser.mjs';
 
 const EPOCHS = 20;
 const PREDICTIONS = 10_000;
@@ -40,17 +40,12 @@ test(`${EPOCHS} epochs and ${PREDICTIONS.toLocaleString()} draw-pad predictions:
     });
 
     const report = await page.evaluate(
-      async ({ epochs, predictions }) => {
+      async ({ epochs, predictions, mnist }) => {
         const { default: init, LeNet } = await import('/pkg/lenet_web.js');
         const wasm = await init();
         const measure = (label) => window.measure(label, wasm.memory.buffer.byteLength);
         const lenet = await LeNet.create('cpu');
-        await lenet.loadMnist({
-          trainImages: '/data/train-images-idx3-ubyte.gz',
-          trainLabels: '/data/train-labels-idx1-ubyte.gz',
-          testImages: '/data/t10k-images-idx3-ubyte.gz',
-          testLabels: '/data/t10k-labels-idx1-ubyte.gz',
-        });
+        await lenet.loadMnist(mnist);
         const accuracy = [];
         let finiteLosses = true;
         const started = performance.now();
@@ -88,7 +83,7 @@ test(`${EPOCHS} epochs and ${PREDICTIONS.toLocaleString()} draw-pad predictions:
         }
         return { result, accuracy, finiteLosses, trainingSeconds, digits };
       },
-      { epochs: EPOCHS, predictions: PREDICTIONS },
+      { epochs: EPOCHS, predictions: PREDICTIONS, mnist: MNIST_PATHS },
     );
 
     const imagesPerSecond = (report.result.totalSteps * 64) / report.trainingSeconds;
