@@ -9,9 +9,11 @@ export PATH := $(CARGO_BIN):$(PATH)
 # wasm-bindgen-cli must be the exact version of the wasm-bindgen crate in Cargo.lock.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 PORT ?= 8080
+# Seconds `make fuzz` gives each fuzz target.
+FUZZ_SECONDS ?= 120
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: demo test bench setup tools data npm browser build serve test-native test-browser test-e2e test-package
+.PHONY: demo test bench fuzz setup tools data npm browser build serve test-native test-browser test-e2e test-package
 
 demo: setup build serve
 
@@ -22,6 +24,21 @@ test: setup browser build test-native test-browser test-e2e test-package
 bench: setup browser build
 	cargo bench --bench native
 	node tests/bench/bench.mjs
+
+## The fuzz targets in tests/fuzz/ (not part of `make test`): the IDX parser, then the checkpoint
+## loader, each for FUZZ_SECONDS under libFuzzer (cargo-fuzz, on nightly), then how many inputs
+## each tried. A crash stops it; libFuzzer saves the input under tests/fuzz/artifacts/. The idx
+## corpus is seeded with the first digits of data/ when `make data` has fetched them.
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	python3 tests/fuzz/seed_idx.py data tests/fuzz/corpus/idx
+	@mkdir -p tests/fuzz/logs
+	@set -o pipefail; for target in idx checkpoint; do \
+		cargo +nightly fuzz run --fuzz-dir tests/fuzz $$target -- -max_total_time=$(FUZZ_SECONDS) 2>&1 \
+			| tee tests/fuzz/logs/$$target.log || exit 1; \
+	done
+	@for target in idx checkpoint; do echo "$$target: $$(grep -h '^Done' tests/fuzz/logs/$$target.log)"; done
 
 setup: tools data npm
 

@@ -78,7 +78,19 @@ impl TrainingState {
 
     /// True when every epoch of the run is done.
     pub fn is_finished(&self) -> bool {
-        self.step >= self.steps_per_epoch * self.config.epochs
+        self.step >= self.steps_per_epoch.saturating_mul(self.config.epochs)
+    }
+
+    /// True when the steps per epoch are those of the training set in batches of the run's
+    /// size, and the step lies within the run.
+    fn adds_up(&self) -> bool {
+        let batch_size = self.config.batch_size;
+        batch_size > 0
+            && self.steps_per_epoch == self.training_images.div_ceil(batch_size)
+            && self
+                .steps_per_epoch
+                .checked_mul(self.config.epochs)
+                .is_some_and(|total| self.step <= total)
     }
 }
 
@@ -196,6 +208,11 @@ impl Checkpoint {
         if state.steps_per_epoch == 0 || state.training_images == 0 {
             return Err(damaged("its training state is empty"));
         }
+        if !state.adds_up() {
+            return Err(damaged(
+                "its position in the run does not fit its settings and training set",
+            ));
+        }
         Ok(Self {
             state,
             architecture,
@@ -287,7 +304,10 @@ mod tests {
 
     fn state() -> TrainingState {
         TrainingState {
-            config: TrainingConfig::default(),
+            config: TrainingConfig {
+                epochs: 3,
+                ..TrainingConfig::default()
+            },
             step: 10,
             steps_per_epoch: 4,
             training_images: 256,
@@ -379,6 +399,37 @@ mod tests {
             if let Ok(checkpoint) = Checkpoint::from_bytes(&bytes) {
                 assert!(checkpoint.model(&Device::flex()).is_err(), "round {round}");
             }
+        }
+    }
+
+    #[test]
+    fn refuses_a_position_that_does_not_add_up() {
+        // Found by `make fuzz`: epochs x steps per epoch overflowed.
+        let huge = TrainingState {
+            config: TrainingConfig {
+                epochs: 1 << 32,
+                ..TrainingConfig::default()
+            },
+            step: 0,
+            steps_per_epoch: 1 << 32,
+            training_images: 1,
+        };
+        let past_the_end = TrainingState {
+            step: 13,
+            ..state()
+        };
+        let other_batches = TrainingState {
+            steps_per_epoch: 5,
+            ..state()
+        };
+        for state in [huge, past_the_end, other_batches] {
+            let mut checkpoint = saved();
+            checkpoint.state = state.clone();
+            let err = Checkpoint::from_bytes(&checkpoint.to_bytes()).unwrap_err();
+            assert!(
+                matches!(err, CheckpointError::Damaged(_)),
+                "{state:?}: {err}"
+            );
         }
     }
 

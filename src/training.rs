@@ -158,12 +158,22 @@ pub struct StepMetrics {
 /// sit at 2.3, learning nothing.
 const DIVERGED_LOSS: f64 = 10.0 * std::f64::consts::LN_10;
 
+/// More epochs than anyone would train LeNet-5 for (weeks of training in a browser); more would
+/// only overflow step counts.
+const MAX_EPOCHS: usize = 10_000;
+
 /// Refuses settings that cannot train.
 fn check(config: &TrainingConfig) -> Result<(), TrainingError> {
     if config.batch_size == 0 || config.read_every == 0 || config.epochs == 0 {
         return Err(TrainingError::Settings(
             "epochs, batch size and read interval must be at least 1".into(),
         ));
+    }
+    if config.epochs > MAX_EPOCHS {
+        return Err(TrainingError::Settings(format!(
+            "at most {MAX_EPOCHS} epochs, not {}",
+            config.epochs
+        )));
     }
     if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
         return Err(TrainingError::Settings(format!(

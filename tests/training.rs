@@ -179,6 +179,10 @@ fn bad_settings_are_refused() {
             epochs: 0,
             ..Default::default()
         },
+        TrainingConfig {
+            epochs: usize::MAX,
+            ..Default::default()
+        },
     ] {
         assert!(Trainer::new(&device, common::test_set(), config).is_err());
     }
