@@ -1,7 +1,7 @@
 """Seeds the corpus of the `idx` fuzz target with valid inputs: the first MNIST test digits as a
 pair of IDX files, plain and gzipped (the target's input is the images file's length as a
-little-endian u16, the images file, then the labels file). Without the gzipped files that `make data` fetches it does
-nothing, and the fuzzer starts from an empty corpus.
+little-endian u16, the images file, then the labels file). Without the gzipped files that
+`make data` fetches it does nothing, and the fuzzer starts from an empty corpus.
 
 Usage: python3 tests/fuzz/seed_idx.py DATA_DIR CORPUS_DIR
 """
