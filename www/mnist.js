@@ -123,8 +123,8 @@ async function readAll(response, count) {
  * @param {string} url for the error message
  */
 async function gunzip(gzipped, url) {
-  const bytes = new Uint8Array(await gzipped.arrayBuffer());
-  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const [id1, id2] = new Uint8Array(await gzipped.slice(0, 2).arrayBuffer());
+  if (id1 !== 0x1f || id2 !== 0x8b) return new Uint8Array(await gzipped.arrayBuffer());
   try {
     const stream = gzipped.stream().pipeThrough(new DecompressionStream('gzip'));
     return new Uint8Array(await new Response(stream).arrayBuffer());

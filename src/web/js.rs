@@ -1,6 +1,6 @@
 //! What the JS surface needs from the JavaScript world: conversions, callbacks that may return
-//! promises, `AbortSignal`s, yielding to the event loop, fetching, gzip and image sources. Each
-//! works in a page and in a Web Worker.
+//! promises, `AbortSignal`s, yielding to the event loop, fetching (passing failures tried again)
+//! and image sources. Each works in a page and in a Web Worker.
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use serde::{Serialize, de::DeserializeOwned};
