@@ -262,8 +262,15 @@ impl Trainer {
     ) -> Result<Self, TrainingError> {
         check(&config)?;
         let device = device.clone().autodiff();
-        device.seed(config.seed);
-        let model = LeNet5Config::new().init(&device);
+        let model = {
+            // burn's random numbers come from one generator per backend: from the seed to the
+            // last initial weight, no other thread may draw from it, or the weights would not be
+            // the seed's.
+            static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+            device.seed(config.seed);
+            LeNet5Config::new().init(&device)
+        };
         let optimizer = Optimizer::new(config.optimizer);
         Ok(Self::at_step(device, train, config, model, optimizer, 0))
     }
