@@ -337,7 +337,7 @@ const handlers = {
     $('backend-choice').value = 'cpu';
     clearError();
     showNotice(
-      `The GPU device was lost (${message}). ${training ? 'Training goes on on the CPU from the last save.' : 'The model runs on the CPU now, from the last save.'}`,
+      `The GPU device was lost (${message.replace(/\.$/, '')}). ${training ? 'Training continues on the CPU from the last save.' : 'The model runs on the CPU now, from the last save.'}`,
     );
     startWorker(training ? { since: run.startedAt, options: run.options } : undefined);
   },

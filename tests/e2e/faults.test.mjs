@@ -176,7 +176,7 @@ test('a GPU device lost mid-training hands the run to the CPU, which goes on fro
       };
     });
     await page.waitForSelector('#notice:not([hidden])', { timeout: 60_000 });
-    assert.match(await page.textContent('#notice'), /^The GPU device was lost \(.+\)\. Training goes on on the CPU from the last save\.$/);
+    assert.match(await page.textContent('#notice'), /^The GPU device was lost \([^.]+\)\. Training continues on the CPU from the last save\.$/);
     await page.waitForFunction(() => document.querySelector('#train-status').textContent === 'Training on the CPU…', null, { timeout: 120_000 });
     assert.equal(await page.textContent('#backend'), 'CPU');
     const resumedAt = Number(await page.getAttribute('#train-progress', 'value'));
