@@ -243,7 +243,6 @@ pub struct Trainer {
     steps_per_epoch: usize,
     total_steps: usize,
     step: usize,
-    images_seen: usize,
     /// Images in the training set.
     training_images: usize,
     window: Window,
@@ -328,7 +327,7 @@ impl Trainer {
             optimizer,
             step,
         };
-        // `go_to` puts in the model, the optimizer, the position and the batches.
+        // `go_to` puts in the model, the optimizer and the batches.
         let mut trainer = Self {
             model: None,
             optimizer: Optimizer::new(config.optimizer),
@@ -339,7 +338,6 @@ impl Trainer {
             device,
             config,
             step,
-            images_seen: 0,
             training_images: images,
             window: Window::default(),
             window_start: start.clone(),
@@ -355,10 +353,14 @@ impl Trainer {
         self.model = Some(snapshot.model);
         self.optimizer = snapshot.optimizer;
         self.step = step;
-        self.images_seen = (step / self.steps_per_epoch) * self.training_images
-            + (step % self.steps_per_epoch) * self.config.batch_size;
         self.batches = self.pipeline.batches_from(step);
         self.window = Window::default();
+    }
+
+    /// Training images processed in the steps done (every batch is full but an epoch's last).
+    fn images_seen(&self) -> usize {
+        (self.step / self.steps_per_epoch) * self.training_images
+            + (self.step % self.steps_per_epoch) * self.config.batch_size
     }
 
     /// The run as it is now.
@@ -421,7 +423,6 @@ impl Trainer {
         let (loss_sum, correct) = self.learn(batch);
         self.window.add(loss_sum, correct, images);
         self.step += 1;
-        self.images_seen += images;
 
         let epoch_done = index + 1 == self.steps_per_epoch;
         let metrics = if epoch_done || self.step.is_multiple_of(self.config.read_every) {
@@ -450,7 +451,7 @@ impl Trainer {
             steps_per_epoch: self.steps_per_epoch,
             step: self.step,
             total_steps: self.total_steps,
-            images_seen: self.images_seen,
+            images_seen: self.images_seen(),
             metrics,
             epoch_done,
         }))

@@ -70,19 +70,15 @@ async function loadMnist(model) {
  * checkpoint. */
 async function useBackend(choice) {
   if (choice === lenetBackend) return;
-  // WebGPU asked for but not to be had (no WebGPU, no adapter, no device): the CPU, saying why.
-  let fallbackReason;
-  const created = await LeNet.create(choice).catch((e) => {
-    if (choice !== 'webgpu') throw e;
-    fallbackReason = e.message;
-    return LeNet.create('cpu');
-  });
+  // WebGPU asked for but not to be had (no WebGPU, no adapter, no device) is 'auto' falling
+  // back: the CPU, saying why.
+  const created = await LeNet.create(choice === 'webgpu' ? 'auto' : choice);
   if (mnist) await loadMnist(created);
   if (checkpoint) await created.loadCheckpoint(checkpoint);
   lenet?.free();
   lenet = created;
   lenetBackend = choice;
-  post('backend', { backend: created.backend, fallbackReason: fallbackReason ?? created.fallbackReason });
+  post('backend', { backend: created.backend, fallbackReason: created.fallbackReason });
 }
 
 /** Starts up: the backend, MNIST, then the saved run. `goOn` (after a lost GPU device) goes on

@@ -5,10 +5,11 @@
 // Measured, in a Web Worker as the demo page trains: time from LeNet.create() to the end of the
 // first training step; steady-state training images per second (after warm-up, reading the loss
 // back every 20 steps as the page does); draw-pad prediction latency (median and p95,
-// preprocessing included); the .wasm size raw and gzipped; wasm memory after training. TF.js: the same LeNet-5 (Adam 0.001, batch 64, on
-// the first MNIST batches) trained with its 'cpu', 'webgl' and 'webgpu' backends, each in a
-// fresh browser, the loss read back every step; images per second after 2 warm-up steps, and our
-// speed as a ratio to it (our CPU to TF.js's best backend, our WebGPU to TF.js's webgpu).
+// preprocessing included); the .wasm size raw and gzipped; wasm memory after training. TF.js:
+// the same LeNet-5 (Adam 0.001, batch 64, on the first MNIST batches) trained with its 'cpu',
+// 'webgl' and 'webgpu' backends, each in a fresh browser, the loss read back every step; images
+// per second after 2 warm-up steps, and our speed as a ratio to it (our CPU to TF.js's best
+// backend, our WebGPU to TF.js's webgpu).
 // Training a full run on the CPU with the page's default settings: test accuracy, wasm memory and
 // the JS heap (after a forced GC) after epochs 1, 2, 5 and 10, and memory growth from epoch 2 to
 // the last.

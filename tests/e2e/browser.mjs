@@ -80,3 +80,25 @@ export async function openPage(target, url) {
   await page.goto(url);
   return { page, errors, requests };
 }
+
+/** Draws a stroke through `points` (pad coordinates, 0-280) with the mouse. */
+export async function draw(page, points) {
+  await page.locator('#pad').scrollIntoViewIfNeeded();
+  const box = await page.locator('#pad').boundingBox();
+  const scale = box.width / 280;
+  const at = ([x, y]) => [box.x + x * scale, box.y + y * scale];
+  await page.mouse.move(...at(points[0]));
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
+  await page.mouse.up();
+}
+
+/** Text of the ten probability bars in `list`. */
+export const bars = (page, list) => page.locator(`${list} li`).allTextContents();
+
+/** Waits for a prediction and returns the digit and the probability bars. */
+export async function prediction(page) {
+  await page.waitForFunction(() => /^\d$/.test(document.querySelector('#prediction').textContent), null, { timeout: 10_000 });
+  await page.waitForTimeout(300);
+  return { digit: await page.textContent('#prediction'), bars: await bars(page, '#probabilities') };
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { ARTIFACTS, launchBrowser, openPage, startServer } from './browser.mjs';
+import { ARTIFACTS, draw, launchBrowser, openPage, prediction, startServer } from './browser.mjs';
 
 let server;
 before(async () => {
@@ -107,18 +107,6 @@ test('passing download failures are retried, and "Try again" starts over', { tim
   }
 });
 
-/** Draws a vertical stroke on the pad and waits for the prediction's ten bars. */
-async function drawOne(page) {
-  await page.locator('#pad').scrollIntoViewIfNeeded();
-  const box = await page.locator('#pad').boundingBox();
-  await page.mouse.move(box.x + box.width / 2, box.y + 30);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height - 30, { steps: 10 });
-  await page.mouse.up();
-  await page.waitForFunction(() => /^\d$/.test(document.querySelector('#prediction').textContent), null, { timeout: 10_000 });
-  return page.locator('#probabilities li').allTextContents();
-}
-
 test('a learning rate of 10 stops training with a message; the last good weights still answer', { timeout: 180_000 }, async () => {
   const browser = await launchBrowser();
   try {
@@ -131,7 +119,8 @@ test('a learning rate of 10 stops training with a message; the last good weights
     assert.match(await page.textContent('#error'), /the loss became [\d.e+]+ at step \d+: training diverged and stopped, and the weights of step \d+, the last known good, are back in use/);
     assert.equal(await page.textContent('#train-status'), 'Training stopped because of an error.');
     await page.waitForSelector('body[data-state="ready"]');
-    const bars = await drawOne(page);
+    await draw(page, [[140, 40], [138, 140], [136, 240]]);
+    const { bars } = await prediction(page);
     assert.equal(bars.length, 10);
     assert.ok(bars.every((bar) => /^\d\d{1,3}\.\d%$/.test(bar)), `finite probabilities: ${bars}`);
     await page.screenshot({ path: `${ARTIFACTS}/diverged.png`, fullPage: true });

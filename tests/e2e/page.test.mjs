@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { ARTIFACTS, launchBrowser, openPage, startServer } from './browser.mjs';
+import { ARTIFACTS, bars, draw, launchBrowser, openPage, prediction, startServer } from './browser.mjs';
 
 let server;
 before(async () => {
@@ -18,28 +18,6 @@ after(() => server?.close());
 /** Waits until the page's state (body[data-state]) is `state`. */
 async function waitForState(page, state, timeout) {
   await page.waitForSelector(`body[data-state="${state}"]`, { timeout });
-}
-
-/** Draws a stroke through `points` (pad coordinates, 0-280) with the mouse. */
-async function draw(page, points) {
-  await page.locator('#pad').scrollIntoViewIfNeeded();
-  const box = await page.locator('#pad').boundingBox();
-  const scale = box.width / 280;
-  const at = ([x, y]) => [box.x + x * scale, box.y + y * scale];
-  await page.mouse.move(...at(points[0]));
-  await page.mouse.down();
-  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 8 });
-  await page.mouse.up();
-}
-
-/** Text of the ten probability bars in `list`. */
-const bars = (page, list) => page.locator(`${list} li`).allTextContents();
-
-/** Waits for a prediction and returns the digit and the probability bars. */
-async function prediction(page) {
-  await page.waitForFunction(() => /^\d$/.test(document.querySelector('#prediction').textContent), null, { timeout: 10_000 });
-  await page.waitForTimeout(300);
-  return { digit: await page.textContent('#prediction'), bars: await bars(page, '#probabilities') };
 }
 
 const ONE = [[140, 40], [138, 120], [136, 200], [135, 240]];
