@@ -13,11 +13,21 @@ PORT ?= 8080
 FUZZ_SECONDS ?= 120
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: demo test bench fuzz setup tools data npm browser build serve test-native test-browser test-e2e test-package
+.PHONY: demo test bench fuzz setup tools data npm browser build serve lint test-native test-browser test-e2e test-package
 
 demo: setup build serve
 
-test: setup browser build test-native test-browser test-e2e test-package
+## Every stage in turn, each timed; the times are printed at the end (and when a stage fails).
+TEST_STAGES := setup browser build lint test-native test-browser test-e2e test-package
+test:
+	@times=""; all=$$(date +%s); \
+	for stage in $(TEST_STAGES); do \
+		start=$$(date +%s); \
+		$(MAKE) --no-print-directory $$stage; status=$$?; \
+		times="$$times$$(printf '  %-13s %4d s' $$stage $$(( $$(date +%s) - start )))\n"; \
+		if [ $$status -ne 0 ]; then printf '\nmake test: %s failed\n%b' $$stage "$$times"; exit 1; fi; \
+	done; \
+	printf '\nmake test: time per stage\n%b  %-13s %4d s\n' "$$times" total $$(( $$(date +%s) - all ))
 
 ## The benchmark (not part of `make test`): natively, then in Chromium against TensorFlow.js;
 ## tables, and target/bench/native.json and bench.json.
@@ -78,6 +88,13 @@ build: npm
 
 serve:
 	python3 scripts/serve.py $(PORT)
+
+## Formatting, and clippy with warnings as errors, natively (every target) and for wasm32 (the
+## library with its JS surface, and the browser tests).
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
 
 test-native:
 	cargo test

@@ -12,12 +12,26 @@ from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVED = ("/", "/index.html", "/www/", "/pkg/", "/data/")
+INDEX = ROOT / "index.html"
+SERVED_DIRS = (ROOT / "www", ROOT / "pkg", ROOT / "data")
 CSP = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
     "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+def is_served(file):
+    """Whether `file`, the path a request maps to, is index.html or lies inside www/, pkg/ or
+    data/ once ".." and symbolic links are worked out: no way of spelling the path, and no link,
+    reaches the rest of the repository or of the machine."""
+    try:
+        file = Path(file).resolve()
+        if file == ROOT:  # the root answers with its index.html, never with a listing
+            file = INDEX.resolve(strict=True)
+        return file == INDEX or any(file.is_relative_to(d.resolve()) for d in SERVED_DIRS)
+    except (OSError, RuntimeError, ValueError):  # no index.html, a link loop, a NUL byte
+        return False
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -28,12 +42,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         ".gz": "application/gzip",
     }
 
-    def do_GET(self):
-        path = self.path.split("?", 1)[0]
-        if path != "/" and not any(path.startswith(p) for p in SERVED[1:]):
+    def send_head(self):
+        # GET and HEAD both come through here.
+        if not is_served(self.translate_path(self.path)):
             self.send_error(404, "Not served")
-            return
-        super().do_GET()
+            return None
+        return super().send_head()
 
     def end_headers(self):
         self.send_header("Content-Security-Policy", CSP)

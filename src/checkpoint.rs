@@ -26,14 +26,15 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::{
+    config::TrainingConfig,
     model::{LeNet5, LeNet5Config},
-    optimizer::Optimizer,
-    training::TrainingConfig,
+    optimizer::{Optimizer, StateMismatch},
 };
 
-const MAGIC: &[u8; 8] = b"LeNet5ck";
+/// The first bytes of every checkpoint file.
+pub const MAGIC: &[u8; 8] = b"LeNet5ck";
 /// The format version written; every version from 1 to it is read.
-const VERSION: u32 = 2;
+pub const VERSION: u32 = 2;
 
 /// Why bytes could not be read as a checkpoint, or a checkpoint not be made.
 #[derive(Debug, Error)]
@@ -52,6 +53,12 @@ pub enum CheckpointError {
     Save(String),
 }
 
+impl From<StateMismatch> for CheckpointError {
+    fn from(e: StateMismatch) -> Self {
+        CheckpointError::Mismatch(e.to_string())
+    }
+}
+
 impl From<ExecutionError> for CheckpointError {
     fn from(e: ExecutionError) -> Self {
         CheckpointError::Save(format!("reading the weights back failed: {e}"))
@@ -60,6 +67,7 @@ impl From<ExecutionError> for CheckpointError {
 
 /// Where a run stands: its settings and how far it got.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingState {
     pub config: TrainingConfig,
@@ -76,9 +84,14 @@ impl TrainingState {
         self.step / self.steps_per_epoch.max(1)
     }
 
+    /// Steps of the whole run.
+    pub fn total_steps(&self) -> usize {
+        self.steps_per_epoch.saturating_mul(self.config.epochs)
+    }
+
     /// True when every epoch of the run is done.
     pub fn is_finished(&self) -> bool {
-        self.step >= self.steps_per_epoch.saturating_mul(self.config.epochs)
+        self.step >= self.total_steps()
     }
 
     /// True when the steps per epoch are those of the training set in batches of the run's
@@ -92,6 +105,24 @@ impl TrainingState {
                 .checked_mul(self.config.epochs)
                 .is_some_and(|total| self.step <= total)
     }
+}
+
+/// A saved run as a person or a page sees it: its settings, how far it got, and whether it can go
+/// on exactly (camelCase fields when serialised for JS).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointInfo {
+    #[serde(flatten)]
+    pub state: TrainingState,
+    /// Steps of the whole run (`stepsPerEpoch` x `config.epochs`).
+    pub total_steps: usize,
+    /// Whole epochs done.
+    pub epochs_done: usize,
+    /// True when every epoch of the run is done.
+    pub finished: bool,
+    /// True when the optimizer's state was saved, so a resumed run goes on exactly.
+    pub has_optimizer: bool,
 }
 
 /// A saved training run: where it stands, the weights and the optimizer's state.
@@ -225,7 +256,8 @@ impl Checkpoint {
     /// optimizer's state refers to). Fails, without touching any model in use, when the weights
     /// do not fit LeNet-5.
     pub fn model(&self, device: &Device) -> Result<LeNet5, CheckpointError> {
-        let mut model = LeNet5Config::new().init(device);
+        // The initial weights are overwritten; the seed only keeps others' draws apart.
+        let mut model = LeNet5Config::new().init(device, 0);
         let mut store =
             BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(self.weights.clone())));
         model
@@ -237,7 +269,23 @@ impl Checkpoint {
     /// The run's optimizer with its saved state, for `model` (loaded by [`Checkpoint::model`]),
     /// placed on `device` (the run's device, without autodiff).
     pub fn optimizer(&self, model: &LeNet5, device: &Device) -> Result<Optimizer, CheckpointError> {
-        Optimizer::from_bytes(self.state.config.optimizer, &self.optimizer, model, device)
+        Ok(Optimizer::from_bytes(
+            self.state.config.optimizer,
+            &self.optimizer,
+            model,
+            device,
+        )?)
+    }
+
+    /// What the saved run is: its settings and how far it got.
+    pub fn info(&self) -> CheckpointInfo {
+        CheckpointInfo {
+            state: self.state.clone(),
+            total_steps: self.state.total_steps(),
+            epochs_done: self.state.epochs_done(),
+            finished: self.state.is_finished(),
+            has_optimizer: self.has_optimizer(),
+        }
     }
 }
 
@@ -315,7 +363,7 @@ mod tests {
     }
 
     fn saved() -> Checkpoint {
-        let model = LeNet5Config::new().init(&Device::flex());
+        let model = LeNet5Config::new().init(&Device::flex(), 0);
         futures_lite::future::block_on(Checkpoint::save(&model, Vec::new(), state())).unwrap()
     }
 
@@ -462,7 +510,7 @@ mod tests {
     fn refuses_another_architecture() {
         let other = LeNet5Config::new()
             .with_fc1_units(100)
-            .init(&Device::flex());
+            .init(&Device::flex(), 0);
         let checkpoint =
             futures_lite::future::block_on(Checkpoint::save(&other, Vec::new(), state())).unwrap();
         let err = Checkpoint::from_bytes(&checkpoint.to_bytes()).unwrap_err();
@@ -474,7 +522,7 @@ mod tests {
     fn refuses_weights_that_do_not_fit_their_architecture() {
         let other = LeNet5Config::new()
             .with_fc1_units(100)
-            .init(&Device::flex());
+            .init(&Device::flex(), 0);
         let mut checkpoint =
             futures_lite::future::block_on(Checkpoint::save(&other, Vec::new(), state())).unwrap();
         checkpoint.architecture = LeNet5Config::new();

@@ -2,9 +2,9 @@
 //! pure-Rust CPU backend (burn's `flex`). One build holds both; the rest of the crate only sees a
 //! [`Device`] and never branches on the backend.
 
+use std::str::FromStr;
 #[cfg(target_arch = "wasm32")]
 use std::sync::OnceLock;
-use std::{fmt, str::FromStr};
 
 use burn::tensor::Device;
 use thiserror::Error;
@@ -35,12 +35,6 @@ impl Backend {
             Backend::WebGpu => "webgpu",
             Backend::Cpu => "cpu",
         }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

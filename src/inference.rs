@@ -5,15 +5,30 @@ use std::sync::Arc;
 
 use burn::{
     module::Module,
-    tensor::{Device, Tensor, TensorData},
+    tensor::{Device, ExecutionError, Tensor, TensorData},
 };
+use thiserror::Error;
 
 use crate::{
     data::{IMAGE_PIXELS, IMAGE_SIDE, MnistDataset, NUM_CLASSES, Pipeline, normalize},
     metrics::Evaluation,
     model::LeNet5,
-    training::TrainingError,
 };
+
+/// Why a model could not classify.
+#[derive(Debug, Error)]
+pub enum InferenceError {
+    #[error("an image to classify has {IMAGE_PIXELS} grey levels (28x28), not {0}")]
+    ImageSize(usize),
+    #[error("reading the results back from the device failed: {0}")]
+    Device(String),
+}
+
+impl From<ExecutionError> for InferenceError {
+    fn from(e: ExecutionError) -> Self {
+        InferenceError::Device(e.to_string())
+    }
+}
 
 /// Images per forward pass during evaluation.
 pub const EVAL_BATCH: usize = 500;
@@ -22,7 +37,7 @@ pub const EVAL_BATCH: usize = 500;
 pub async fn evaluate(
     model: &LeNet5,
     split: Arc<MnistDataset>,
-) -> Result<Evaluation, TrainingError> {
+) -> Result<Evaluation, InferenceError> {
     let model = model.valid();
     let device = model_device(&model);
     let labels: Vec<u8> = (0..split.len()).map(|i| split.label(i)).collect();
@@ -52,12 +67,9 @@ pub async fn evaluate(
 
 /// Probabilities of each digit for one 28x28 image of grey levels from 0 (background) to 1
 /// (ink), row-major, as the draw pad produces.
-pub async fn predict(model: &LeNet5, image: &[f32]) -> Result<[f32; NUM_CLASSES], TrainingError> {
+pub async fn predict(model: &LeNet5, image: &[f32]) -> Result<[f32; NUM_CLASSES], InferenceError> {
     if image.len() != IMAGE_PIXELS {
-        return Err(TrainingError::Settings(format!(
-            "an image to classify has 784 pixels (28x28), not {}",
-            image.len()
-        )));
+        return Err(InferenceError::ImageSize(image.len()));
     }
     let model = model.valid();
     let device = model_device(&model);

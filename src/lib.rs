@@ -1,9 +1,19 @@
 //! Train and run LeNet-5 on MNIST in the web browser, on WebGPU or on the CPU, with burn.
 //!
 //! Everything but [`web`] is plain Rust, tested natively with `cargo test`; `web` is the one
-//! module that speaks to JavaScript.
+//! module that speaks to JavaScript. Read bottom-up, each module imports only those above it in
+//! this list:
+//!
+//! - [`data`] (IDX files, the MNIST split, augmentation, the pipeline), [`model`] (LeNet-5),
+//!   [`metrics`], [`schedule`], [`drawpad`], [`device`] (the backend choice);
+//! - [`optimizer`] (Adam and SGD and their state), then [`config`] (a run's settings);
+//! - [`checkpoint`] (a run saved as bytes), [`inference`] (evaluation and prediction);
+//! - [`training`] (the step-at-a-time loop);
+//! - [`session`] (what a user holds between calls, and its rules);
+//! - [`web`] (the JS surface, on wasm32 only).
 
 pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod device;
 pub mod drawpad;
@@ -12,6 +22,7 @@ pub mod metrics;
 pub mod model;
 pub mod optimizer;
 pub mod schedule;
+pub mod session;
 pub mod training;
 
 #[cfg(target_arch = "wasm32")]

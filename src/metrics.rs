@@ -5,9 +5,8 @@ use serde::Serialize;
 
 use crate::data::NUM_CLASSES;
 
-/// Result of evaluating a model on a labelled split (camelCase fields when serialised for JS).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The tally of evaluating a model on a labelled split.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     /// Images whose top prediction equals their label.
     pub correct: usize,
@@ -21,6 +20,7 @@ pub struct Evaluation {
 
 /// One image the model got wrong.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 pub struct Misclassified {
     /// Position of the image in its split.
     pub index: usize,
@@ -71,6 +71,39 @@ impl Evaluation {
             0.0
         } else {
             self.correct as f64 / self.total as f64
+        }
+    }
+}
+
+/// Results on a labelled split as a person or a page reads them: the [`Evaluation`] with its
+/// accuracies worked out (camelCase fields when serialised for JS).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationReport {
+    /// Fraction right, 0-1.
+    pub accuracy: f64,
+    /// Images whose top prediction equals their label.
+    pub correct: usize,
+    /// Images evaluated.
+    pub total: usize,
+    /// Accuracy on the images of each digit 0-9.
+    pub per_class: [f64; NUM_CLASSES],
+    /// `confusion[label][predicted]`: how many images of each digit were taken for each.
+    pub confusion: [[u32; NUM_CLASSES]; NUM_CLASSES],
+    /// Every image the model got wrong, in split order.
+    pub misclassified: Vec<Misclassified>,
+}
+
+impl From<Evaluation> for EvaluationReport {
+    fn from(evaluation: Evaluation) -> Self {
+        Self {
+            accuracy: evaluation.accuracy(),
+            per_class: evaluation.per_class_accuracy(),
+            correct: evaluation.correct,
+            total: evaluation.total,
+            confusion: evaluation.confusion,
+            misclassified: evaluation.misclassified,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use burn::{
     config::Config,
-    module::Module,
+    module::{Module, ModuleVisitor, Param},
     nn::{
         Linear, LinearConfig, PaddingConfig2d, Relu,
         conv::{Conv2d, Conv2dConfig},
@@ -13,6 +13,8 @@ use burn::{
     },
     tensor::{Device, Tensor, activation::softmax},
 };
+
+use std::sync::Mutex;
 
 use crate::data::IMAGE_SIDE;
 
@@ -58,8 +60,30 @@ const KERNEL: usize = 5;
 const INPUT_PADDING: usize = 2;
 
 impl LeNet5Config {
-    /// Builds the network with freshly initialised weights on `device`.
-    pub fn init(&self, device: &Device) -> LeNet5 {
+    /// Builds the network on `device`, its initial weights drawn from `seed`.
+    ///
+    /// burn draws random numbers from one generator per backend: from the seed to the last
+    /// initial weight no other thread may draw from it, or the weights would not be the seed's.
+    /// Every model of this crate is made here, under one lock, and its weights are drawn before
+    /// the lock is let go (burn draws a parameter's initial values when it is first read).
+    pub fn init(&self, device: &Device, seed: u64) -> LeNet5 {
+        /// Reads every parameter once, which draws its initial values.
+        struct Draw;
+        impl ModuleVisitor for Draw {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let _ = param.val();
+            }
+        }
+        static SEEDED: Mutex<()> = Mutex::new(());
+        let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+        device.seed(seed);
+        let model = self.layers(device);
+        model.visit(&mut Draw);
+        model
+    }
+
+    /// The layers, their weights drawn from burn's generator as it stands.
+    fn layers(&self, device: &Device) -> LeNet5 {
         let p = INPUT_PADDING;
         // A valid 5x5 convolution takes 4 off the side, a 2x2 pooling halves it:
         // 28 (+4 padding) -> 28 -> 14 -> 10 -> 5, so fc1 has 16 maps of 5x5 = 400 inputs.
@@ -142,7 +166,7 @@ mod tests {
     #[test]
     fn output_is_one_score_per_digit() {
         let device = Device::flex();
-        let model = LeNet5Config::new().init(&device);
+        let model = LeNet5Config::new().init(&device, 0);
         let logits = model.forward(Tensor::zeros([3, 1, 28, 28], &device));
         assert_eq!(logits.dims(), [3, 10]);
     }
@@ -150,7 +174,7 @@ mod tests {
     #[test]
     fn probabilities_sum_to_one() {
         let device = Device::flex();
-        let model = LeNet5Config::new().init(&device);
+        let model = LeNet5Config::new().init(&device, 0);
         let probs = model.probabilities(Tensor::ones([2, 1, 28, 28], &device));
         let sums = probs
             .sum_dim(1)
@@ -165,13 +189,13 @@ mod tests {
     #[test]
     fn knows_the_layer_sizes_it_was_built_with() {
         let config = LeNet5Config::new().with_fc1_units(100);
-        assert_eq!(config.init(&Device::flex()).config(), config);
+        assert_eq!(config.init(&Device::flex(), 0).config(), config);
     }
 
     #[test]
     fn has_the_parameter_count_of_lenet5() {
         // conv1 6*(25+1) + conv2 16*(6*25+1) + fc1 120*401 + fc2 84*121 + fc3 10*85
-        let model = LeNet5Config::new().init(&Device::flex());
+        let model = LeNet5Config::new().init(&Device::flex(), 0);
         assert_eq!(model.num_params(), 156 + 2416 + 48120 + 10164 + 850);
     }
 }

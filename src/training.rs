@@ -1,5 +1,5 @@
-//! The training loop, one step at a time so that a caller (the page, through `web.rs`) can drive
-//! it, show progress between steps and stop it. The loss and accuracy stay on the device and are
+//! The training loop, one step at a time so that a caller (a session, driven by the page) can
+//! drive it, show progress between steps and stop it. The loss and accuracy stay on the device and are
 //! read back, asynchronously, only every `read_every` steps and at the end of each epoch.
 
 use std::sync::Arc;
@@ -9,79 +9,17 @@ use burn::{
     optim::GradientsParams,
     tensor::{Device, ExecutionError, Int, Tensor, TensorData},
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use thiserror::Error;
 
 use crate::{
     checkpoint::{Checkpoint, CheckpointError, TrainingState},
-    data::{Augmentation, Batch, Batches, IMAGE_SIDE, MnistDataset, Pipeline},
+    config::{SettingsError, TrainingConfig},
+    data::{Batch, Batches, IMAGE_SIDE, MnistDataset, Pipeline},
     metrics::mean,
     model::{LeNet5, LeNet5Config},
     optimizer::Optimizer,
-    schedule::Schedule,
 };
-
-/// Settings of a training run. Serialised in camelCase, every field optional, a misspelt one
-/// refused (JS options and checkpoint headers use this form).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct TrainingConfig {
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Images per step.
-    pub batch_size: usize,
-    /// The optimizer's step size (the peak of the schedule).
-    pub learning_rate: f64,
-    /// How the step size moves over the run.
-    pub schedule: Schedule,
-    pub optimizer: OptimizerKind,
-    /// Distortions of the training images in the pipeline's map stage.
-    pub augmentation: Augmentation,
-    /// Seed of the weight initialisation, the shuffling and the augmentation.
-    pub seed: u64,
-    /// Steps between read-backs of the loss and accuracy (each read waits for the device).
-    pub read_every: usize,
-}
-
-impl Default for TrainingConfig {
-    /// One epoch of Adam on batches of 64, its step size on a one-cycle schedule peaking at
-    /// 0.004, the images randomly rotated, scaled and shifted, seed 42: 98.8% test accuracy
-    /// after that epoch (docs/performance.md).
-    fn default() -> Self {
-        Self {
-            epochs: 1,
-            batch_size: 64,
-            learning_rate: 4e-3,
-            schedule: Schedule::OneCycle,
-            optimizer: OptimizerKind::Adam,
-            augmentation: Augmentation::Affine,
-            seed: 42,
-            read_every: 20,
-        }
-    }
-}
-
-/// The optimizers a run can use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    /// Adam with its usual betas (0.9, 0.999).
-    #[default]
-    Adam,
-    /// Stochastic gradient descent with momentum 0.9, as in the MindSpore LeNet-5 tutorial
-    /// (`nn.Momentum`, learning rate 0.01).
-    Sgd,
-}
-
-impl OptimizerKind {
-    /// The name people know it by.
-    pub fn name(self) -> &'static str {
-        match self {
-            OptimizerKind::Adam => "Adam",
-            OptimizerKind::Sgd => "SGD",
-        }
-    }
-}
 
 /// Why training stopped with an error.
 #[derive(Debug, Error)]
@@ -97,8 +35,8 @@ pub enum TrainingError {
     },
     #[error("reading results back from the device failed: {0}")]
     Device(String),
-    #[error("invalid training settings: {0}")]
-    Settings(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
 }
@@ -111,6 +49,7 @@ impl From<ExecutionError> for TrainingError {
 
 /// Where training stands after a step (camelCase fields when serialised for JS).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// Epoch of the step just taken, from 1.
@@ -124,16 +63,19 @@ pub struct Progress {
     pub total_steps: usize,
     /// Training images processed so far.
     pub images_seen: usize,
-    /// Mean loss and accuracy over the steps since the last read-back, present only on steps
-    /// that read them back.
-    #[serde(flatten)]
-    pub metrics: Option<StepMetrics>,
+    /// Mean loss per image since the last read-back, on steps that read it back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    /// Training accuracy (0-1) since the last read-back, on steps that read it back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
     /// True on the last step of an epoch.
     pub epoch_done: bool,
 }
 
 /// How far a run has got (camelCase fields when serialised for JS).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Position {
     /// Steps done, over all epochs.
@@ -144,8 +86,8 @@ pub struct Position {
 }
 
 /// Loss and accuracy over a window of steps.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct StepMetrics {
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct StepMetrics {
     /// Mean cross-entropy per image.
     pub loss: f64,
     /// Fraction of images whose top prediction was right, 0 to 1.
@@ -157,32 +99,6 @@ pub struct StepMetrics {
 /// rates that blow the weights up (Adam at 0.1 and above) read back from 40 to 1e11 first, then
 /// sit at 2.3, learning nothing.
 const DIVERGED_LOSS: f64 = 10.0 * std::f64::consts::LN_10;
-
-/// More epochs than anyone would train LeNet-5 for (weeks of training in a browser); more would
-/// only overflow step counts.
-const MAX_EPOCHS: usize = 10_000;
-
-/// Refuses settings that cannot train.
-fn check(config: &TrainingConfig) -> Result<(), TrainingError> {
-    if config.batch_size == 0 || config.read_every == 0 || config.epochs == 0 {
-        return Err(TrainingError::Settings(
-            "epochs, batch size and read interval must be at least 1".into(),
-        ));
-    }
-    if config.epochs > MAX_EPOCHS {
-        return Err(TrainingError::Settings(format!(
-            "at most {MAX_EPOCHS} epochs, not {}",
-            config.epochs
-        )));
-    }
-    if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
-        return Err(TrainingError::Settings(format!(
-            "the learning rate must be a positive number, not {}",
-            config.learning_rate
-        )));
-    }
-    Ok(())
-}
 
 /// Loss and correct predictions summed on the device since the last read-back.
 #[derive(Default)]
@@ -259,23 +175,16 @@ impl Trainer {
         train: Arc<MnistDataset>,
         config: TrainingConfig,
     ) -> Result<Self, TrainingError> {
-        check(&config)?;
+        config.check()?;
         let device = device.clone().autodiff();
-        let model = {
-            // burn's random numbers come from one generator per backend: from the seed to the
-            // last initial weight, no other thread may draw from it, or the weights would not be
-            // the seed's.
-            static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
-            let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-            device.seed(config.seed);
-            LeNet5Config::new().init(&device)
-        };
+        let model = LeNet5Config::new().init(&device, config.seed);
         let optimizer = Optimizer::new(config.optimizer);
         Ok(Self::at_step(device, train, config, model, optimizer, 0))
     }
 
     /// Goes on with the run saved in `checkpoint`, on `train` (the same training set) on
-    /// `device`, up to `epochs` epochs in all (the saved run's number when `None`).
+    /// `device`, up to `epochs` epochs in all (the saved run's number when `None`; fewer than
+    /// the run has begun are refused).
     pub fn resume(
         device: &Device,
         train: Arc<MnistDataset>,
@@ -287,7 +196,15 @@ impl Trainer {
             epochs: epochs.unwrap_or(state.config.epochs),
             ..state.config.clone()
         };
-        check(&config)?;
+        config.check()?;
+        let needed = state.step.div_ceil(state.steps_per_epoch);
+        if config.epochs < needed {
+            return Err(SettingsError(format!(
+                "the saved run is at step {}, in epoch {needed}: resume it with at least {needed} epochs, not {}",
+                state.step, config.epochs
+            ))
+            .into());
+        }
         if state.training_images != train.len() {
             return Err(CheckpointError::Mismatch(format!(
                 "it was trained on {} images, not the {} loaded",
@@ -321,7 +238,7 @@ impl Trainer {
             .repeat(config.epochs);
         let steps_per_epoch = pipeline.batches_per_epoch();
         let total_steps = pipeline.total_batches();
-        let step = step.min(total_steps);
+        debug_assert!(step <= total_steps, "a run resumes within its steps");
         let start = Snapshot {
             model,
             optimizer,
@@ -392,11 +309,6 @@ impl Trainer {
             .expect("the model is present between steps")
     }
 
-    /// Ends the run, giving back the model as trained so far.
-    pub fn into_model(self) -> LeNet5 {
-        self.model.expect("the model is present between steps")
-    }
-
     /// How far the run has got.
     pub fn position(&self) -> Position {
         Position {
@@ -452,7 +364,8 @@ impl Trainer {
             step: self.step,
             total_steps: self.total_steps,
             images_seen: self.images_seen(),
-            metrics,
+            loss: metrics.map(|m| m.loss),
+            accuracy: metrics.map(|m| m.accuracy),
             epoch_done,
         }))
     }

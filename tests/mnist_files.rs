@@ -17,11 +17,18 @@ fn real_files_parse_with_the_known_first_labels() {
 
 #[test]
 fn a_truncated_real_file_is_rejected() {
-    let images = common::read_gz("t10k-images-idx3-ubyte");
-    let labels = common::read_gz("t10k-labels-idx1-ubyte");
+    let images = common::file("t10k-images-idx3-ubyte");
+    let labels = common::file("t10k-labels-idx1-ubyte");
     let cut = &images[..images.len() - 100];
+    assert!(matches!(
+        MnistDataset::from_files(cut, &labels),
+        Err(DatasetError::Gzip { kind: "images", .. })
+    ));
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&images[..]), &mut plain).unwrap();
+    plain.truncate(plain.len() - 100);
     assert_eq!(
-        MnistDataset::from_idx(cut, &labels),
+        MnistDataset::from_files(&plain, &labels),
         Err(DatasetError::Idx(IdxError::WrongLength {
             kind: "images",
             expected: 7_840_000,
@@ -32,10 +39,10 @@ fn a_truncated_real_file_is_rejected() {
 
 #[test]
 fn training_images_with_test_labels_are_a_count_mismatch() {
-    let images = common::read_gz("train-images-idx3-ubyte");
-    let labels = common::read_gz("t10k-labels-idx1-ubyte");
+    let images = common::file("train-images-idx3-ubyte");
+    let labels = common::file("t10k-labels-idx1-ubyte");
     assert_eq!(
-        MnistDataset::from_idx(&images, &labels),
+        MnistDataset::from_files(&images, &labels),
         Err(DatasetError::CountMismatch {
             images: 60_000,
             labels: 10_000
@@ -45,10 +52,10 @@ fn training_images_with_test_labels_are_a_count_mismatch() {
 
 #[test]
 fn files_swapped_are_a_bad_magic() {
-    let images = common::read_gz("t10k-images-idx3-ubyte");
-    let labels = common::read_gz("t10k-labels-idx1-ubyte");
+    let images = common::file("t10k-images-idx3-ubyte");
+    let labels = common::file("t10k-labels-idx1-ubyte");
     assert!(matches!(
-        MnistDataset::from_idx(&labels, &images),
+        MnistDataset::from_files(&labels, &images),
         Err(DatasetError::Idx(IdxError::BadMagic { .. }))
     ));
 }

@@ -11,11 +11,14 @@ use std::{collections::HashMap, sync::Arc};
 use futures_lite::future::block_on;
 use lenet_web::{
     checkpoint::Checkpoint,
+    config::TrainingConfig,
     data::{Augmentation, MnistDataset},
     device::ComputeDevice,
     inference::{evaluate, predict},
+    model::LeNet5Config,
+    optimizer::OptimizerKind,
     schedule::Schedule,
-    training::{OptimizerKind, Trainer, TrainingConfig, TrainingError},
+    training::{Trainer, TrainingError},
 };
 
 /// The losses read back over `steps` steps of `trainer`.
@@ -23,7 +26,7 @@ fn losses(trainer: &mut Trainer, steps: usize) -> Vec<f64> {
     (0..steps)
         .filter_map(|_| {
             let progress = block_on(trainer.step()).unwrap().expect("a step is left");
-            progress.metrics.map(|m| m.loss)
+            progress.loss
         })
         .collect()
 }
@@ -132,7 +135,7 @@ fn one_epoch_with_the_defaults_reaches_98_5_percent_test_accuracy() {
         if progress.epoch_done {
             epoch_ends += 1;
             assert!(
-                progress.metrics.is_some(),
+                progress.loss.is_some(),
                 "the end of an epoch reads the loss back"
             );
         }
@@ -164,8 +167,41 @@ fn one_epoch_with_the_defaults_reaches_98_5_percent_test_accuracy() {
 }
 
 #[test]
+fn an_image_of_the_wrong_size_is_refused_as_such() {
+    let model = LeNet5Config::new().init(&ComputeDevice::cpu().device, 0);
+    let err = block_on(predict(&model, &[0.5; 100])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "an image to classify has 784 grey levels (28x28), not 100"
+    );
+}
+
+#[test]
+fn resuming_with_fewer_epochs_than_done_is_refused() {
+    let device = ComputeDevice::cpu().device;
+    let train: Arc<MnistDataset> = Arc::new(common::test_set().take(640));
+    let config = TrainingConfig {
+        epochs: 3,
+        read_every: 5,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(&device, train.clone(), config).unwrap();
+    losses(&mut trainer, 15);
+    let checkpoint = block_on(trainer.checkpoint()).unwrap();
+    let err = Trainer::resume(&device, train.clone(), &checkpoint, Some(1))
+        .err()
+        .expect("1 epoch is fewer than the 2 begun");
+    assert_eq!(
+        err.to_string(),
+        "invalid training settings: the saved run is at step 15, in epoch 2: resume it with at least 2 epochs, not 1"
+    );
+    assert!(Trainer::resume(&device, train, &checkpoint, Some(2)).is_ok());
+}
+
+#[test]
 fn bad_settings_are_refused() {
     let device = ComputeDevice::cpu().device;
+    let mut messages = Vec::new();
     for config in [
         TrainingConfig {
             batch_size: 0,
@@ -184,8 +220,24 @@ fn bad_settings_are_refused() {
             ..Default::default()
         },
     ] {
-        assert!(Trainer::new(&device, common::test_set(), config).is_err());
+        let message = match Trainer::new(&device, common::test_set(), config.clone()) {
+            Ok(_) => panic!("{config:?} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        messages.push(message);
     }
+    assert_eq!(
+        messages,
+        [
+            "invalid training settings: the batch size must be at least 1, not 0",
+            "invalid training settings: the learning rate must be a positive number, not NaN",
+            "invalid training settings: epochs must be at least 1, not 0",
+            &format!(
+                "invalid training settings: at most 10000 epochs, not {}",
+                usize::MAX
+            ),
+        ]
+    );
 }
 
 #[test]
@@ -207,7 +259,7 @@ fn a_diverging_run_stops_and_goes_back_to_its_last_good_weights() {
         .find_map(|_| match block_on(trainer.step()) {
             Ok(progress) => {
                 let progress = progress.expect("a step is left");
-                if progress.metrics.is_some() {
+                if progress.loss.is_some() {
                     saved.insert(progress.step, save(&trainer));
                 }
                 None
@@ -238,4 +290,45 @@ fn a_diverging_run_stops_and_goes_back_to_its_last_good_weights() {
         probabilities.iter().all(|p| p.is_finite()),
         "{probabilities:?}"
     );
+}
+
+/// Every weight of `model`, in the order the model visits its parameters.
+fn weights(model: &lenet_web::model::LeNet5) -> Vec<f32> {
+    use burn::{
+        module::{Module, ModuleVisitor, Param},
+        tensor::Tensor,
+    };
+    struct Weights(Vec<f32>);
+    impl ModuleVisitor for Weights {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.extend(param.val().into_data().iter::<f32>());
+        }
+    }
+    let mut weights = Weights(Vec::new());
+    model.visit(&mut weights);
+    weights.0
+}
+
+#[test]
+fn a_seed_gives_its_weights_while_other_threads_load_checkpoints() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let device = ComputeDevice::cpu().device;
+    let train = Arc::new(common::test_set().take(64));
+    let new_run = || Trainer::new(&device, train.clone(), TrainingConfig::default()).unwrap();
+    let answer = |trainer: &Trainer| weights(trainer.model());
+    let first = new_run();
+    let reference = answer(&first);
+    let checkpoint = block_on(first.checkpoint()).unwrap();
+    let loading = AtomicBool::new(true);
+    let same = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while loading.load(Ordering::Relaxed) {
+                checkpoint.model(&ComputeDevice::cpu().device).unwrap();
+            }
+        });
+        let same = (0..40).filter(|_| answer(&new_run()) == reference).count();
+        loading.store(false, Ordering::Relaxed);
+        same
+    });
+    assert_eq!(same, 40, "runs of one seed got other weights");
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use lenet_web::{
     checkpoint::Checkpoint,
+    config::TrainingConfig,
     data::{IMAGE_PIXELS, MnistDataset},
     device::{Backend, BackendRequest, ComputeDevice},
     inference::predict,
-    training::{Trainer, TrainingConfig},
+    training::Trainer,
     web::LeNet,
 };
 use wasm_bindgen_test::*;
@@ -38,7 +39,7 @@ async fn train(compute: &ComputeDevice, steps: usize, read_every: usize) -> (Tra
     let mut losses = Vec::new();
     for _ in 0..steps {
         let progress = trainer.step().await.unwrap().unwrap();
-        losses.extend(progress.metrics.map(|m| m.loss));
+        losses.extend(progress.loss);
         yield_to_browser().await;
     }
     (trainer, losses)

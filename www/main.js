@@ -9,8 +9,8 @@ import { createDrawPad } from './drawpad.js';
 const $ = (id) => document.getElementById(id);
 let worker;
 
-/** Learning rates that suit each optimizer (Adam's usual default; the MindSpore tutorial's). */
-const DEFAULT_LEARNING_RATE = { adam: 0.004, sgd: 0.01 };
+/** The package's default settings per optimizer (`LeNet.defaultSettings`), sent by the worker. */
+let defaults = null;
 const percent = (fraction, digits = 2) => `${(fraction * 100).toFixed(digits)}%`;
 
 /** @param {string} cmd @param {object} [data] */
@@ -249,8 +249,7 @@ function describeRun(info) {
   const how = `${config.optimizer === 'sgd' ? 'SGD' : 'Adam'}, learning rate ${config.learningRate} (${config.schedule === 'constant' ? 'constant' : 'one cycle'}), batch ${config.batchSize}, augmentation ${config.augmentation}`;
   if (info.finished) return `A model trained for ${config.epochs} epoch${config.epochs === 1 ? '' : 's'} (${how}).`;
   if (info.step % info.stepsPerEpoch === 0) return `Training stopped after epoch ${info.epochsDone} of ${config.epochs} (${how}).`;
-  const total = info.stepsPerEpoch * config.epochs;
-  return `Training stopped in epoch ${info.epochsDone + 1} of ${config.epochs}, at step ${info.step.toLocaleString()} of ${total.toLocaleString()} (${how}).`;
+  return `Training stopped in epoch ${info.epochsDone + 1} of ${config.epochs}, at step ${info.step.toLocaleString()} of ${info.totalSteps.toLocaleString()} (${how}).`;
 }
 
 function downloadFile(bytes) {
@@ -264,6 +263,21 @@ function downloadFile(bytes) {
 }
 
 const handlers = {
+  defaults(settings) {
+    defaults = settings;
+    showOptions(settings.adam);
+  },
+  started({ savedAt }) {
+    // A worker that replaces one whose GPU device was lost goes on with the run: from the save
+    // when it was made since the run started, otherwise anew.
+    const goOn = run.goOn;
+    run.goOn = null;
+    if (!goOn) return;
+    const backend = $('backend-choice').value;
+    setState('training');
+    if (savedAt >= goOn.since) send('resume', { backend });
+    else send('train', { backend, options: goOn.options });
+  },
   backend({ backend, fallbackReason }) {
     $('backend').textContent = backend === 'webgpu' ? 'WebGPU' : 'CPU';
     $('backend-note').textContent = fallbackReason ? `(${fallbackReason})` : '';
@@ -339,7 +353,8 @@ const handlers = {
     showNotice(
       `The GPU device was lost (${message.replace(/\.$/, '')}). ${training ? 'Training continues on the CPU from the last save.' : 'The model runs on the CPU now, from the last save.'}`,
     );
-    startWorker(training ? { since: run.startedAt, options: run.options } : undefined);
+    run.goOn = training ? { since: run.startedAt, options: run.options } : null;
+    startWorker();
   },
   finished({ stopped }) {
     $('train-status').textContent = `${stopped ? 'Stopped' : 'Done'}: ${$('test-accuracy').textContent} of the test images right. Draw a digit below.`;
@@ -378,20 +393,19 @@ const handlers = {
   },
 };
 
-/** The run being trained: its settings and when it started (a worker that replaces a lost one
- * goes on from a save made since, or trains it anew). */
-const run = { options: null, startedAt: 0 };
+/** The run being trained: its settings and when it started; `goOn` while a worker that replaces
+ * a lost one starts (see the `started` handler). */
+const run = { options: null, startedAt: 0, goOn: null };
 
-/** Starts a worker (replacing the one running, if any) on the chosen backend; `goOn`: see the
- * worker's `start`. */
-function startWorker(goOn) {
+/** Starts a worker (replacing the one running, if any) on the chosen backend. */
+function startWorker() {
   worker?.terminate();
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   worker.addEventListener('message', ({ data }) => handlers[data.status]?.(data));
   worker.addEventListener('error', (e) => showError(e.message || 'the training worker failed to start'));
   predicting = false;
   setState('starting');
-  send('start', { backend: $('backend-choice').value, goOn });
+  send('start', { backend: $('backend-choice').value });
 }
 
 function main() {
@@ -408,9 +422,10 @@ function main() {
   });
 
   $('optimizer').addEventListener('change', () => {
+    // A learning rate left at one optimizer's default follows to the other's.
     const rate = Number($('learning-rate').value);
-    if (Object.values(DEFAULT_LEARNING_RATE).includes(rate)) {
-      $('learning-rate').value = DEFAULT_LEARNING_RATE[$('optimizer').value];
+    if (defaults && Object.values(defaults).some((d) => d.learningRate === rate)) {
+      $('learning-rate').value = defaults[$('optimizer').value].learningRate;
     }
   });
   $('train-form').addEventListener('submit', (e) => {

@@ -5,9 +5,9 @@
 // the last save. It talks to the page in messages:
 //   page -> worker: {cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|'predict'|
 //                    'download'|'load'|'discard', ...}
-//   worker -> page: {status: 'download'|'ready'|'backend'|'saved'|'training'|'progress'|'paused'|
-//                    'resumed'|'evaluating'|'evaluated'|'finished'|'autosaved'|'prediction'|
-//                    'checkpoint'|'loaded'|'device-lost'|'error', ...}
+//   worker -> page: {status: 'defaults'|'download'|'ready'|'backend'|'saved'|'started'|'training'|
+//                    'progress'|'paused'|'resumed'|'evaluating'|'evaluated'|'finished'|
+//                    'autosaved'|'prediction'|'checkpoint'|'loaded'|'device-lost'|'error', ...}
 
 import init, { LeNet } from '../pkg/lenet_web.js';
 import { downloadMnist, forgetMnist } from './mnist.js';
@@ -15,18 +15,15 @@ import { forgetRun, loadRun, saveRun } from './store.js';
 
 /** Misclassified test digits sent to the page after an evaluation. */
 const MISTAKES_SHOWN = 60;
-/** Bytes before the pixels in an IDX images file. */
-const IDX_IMAGES_HEADER = 16;
-const IMAGE_PIXELS = 784;
 /** Training time between saves within an epoch (each epoch's end is saved too): a reload or a
  * lost GPU device costs at most this much training. */
 const AUTOSAVE_EVERY_MS = 15_000;
 
 let lenet = null;
+/** The backend asked for ('auto' | 'webgpu' | 'cpu'). */
 let lenetBackend = null;
-let mnist = null;
-/** Checkpoint bytes that `resume` goes on from (restored from IndexedDB or loaded from a file). */
-let checkpoint = null;
+/** True once a saved or loaded run is there to resume. */
+let resumable = false;
 /** The charts of the current run: read-backs of the loss and accuracy, and evaluations. */
 let history = emptyHistory();
 /** The last evaluation as sent to the page (saved with the run, shown again after a reload). */
@@ -58,48 +55,36 @@ function post(status, data = {}, transfer = []) {
   postMessage({ status, ...data }, transfer);
 }
 
-/** Loads the downloaded MNIST into `model`; returns the sizes of the two splits. */
-async function loadMnist(model) {
-  return {
-    trainCount: await model.loadTrainingSet(mnist.trainImages, mnist.trainLabels),
-    testCount: await model.loadTestSet(mnist.testImages, mnist.testLabels),
-  };
-}
-
-/** Makes the model run on `choice` ('auto' | 'webgpu' | 'cpu'), carrying over the data and the
- * checkpoint. */
+/** Makes the model run on `choice` ('auto' | 'webgpu' | 'cpu'); the package keeps the data,
+ * the model and the run to resume. */
 async function useBackend(choice) {
   if (choice === lenetBackend) return;
   // WebGPU asked for but not to be had (no WebGPU, no adapter, no device) is 'auto' falling
   // back: the CPU, saying why.
-  const created = await LeNet.create(choice === 'webgpu' ? 'auto' : choice);
-  if (mnist) await loadMnist(created);
-  if (checkpoint) await created.loadCheckpoint(checkpoint);
-  lenet?.free();
-  lenet = created;
+  const request = choice === 'webgpu' ? 'auto' : choice;
+  if (lenet) await lenet.setBackend(request);
+  else lenet = await LeNet.create(request);
   lenetBackend = choice;
-  post('backend', { backend: created.backend, fallbackReason: created.fallbackReason });
+  post('backend', { backend: lenet.backend, fallbackReason: lenet.fallbackReason });
 }
 
-/** Starts up: the backend, MNIST, then the saved run. `goOn` (after a lost GPU device) goes on
- * training: from the saved run when it was saved since `goOn.since`, otherwise anew with
- * `goOn.options`. */
-async function start({ backend, goOn }) {
+/** Starts up: the package's default settings, the backend, MNIST, then the saved run; ends
+ * with 'started' and when the saved run was saved. */
+async function start({ backend }) {
   await init();
+  post('defaults', { adam: LeNet.defaultSettings('adam'), sgd: LeNet.defaultSettings('sgd') });
   await useBackend(backend);
   const { files, cached } = await downloadMnist((loaded, total) => post('download', { loaded, total }));
-  mnist = files;
   try {
-    post('ready', { ...(await loadMnist(lenet)), cached });
+    const trainCount = await lenet.loadTrainingSet(files.trainImages, files.trainLabels);
+    const testCount = await lenet.loadTestSet(files.testImages, files.testLabels);
+    post('ready', { trainCount, testCount, cached });
   } catch (e) {
     await forgetMnist(); // a damaged cached file must not break every later visit
-    mnist = null;
     const sentence = /[.?!]$/.test(e.message) ? e.message : `${e.message}.`;
     throw new Error(`${sentence} Try again to download MNIST anew.`);
   }
-  const savedAt = await restoreSavedRun();
-  if (goOn && savedAt >= goOn.since) await resume({ backend });
-  else if (goOn) await train({ backend, options: goOn.options });
+  post('started', { savedAt: await restoreSavedRun() });
 }
 
 /** Offers the run saved in IndexedDB, its model loaded for the draw pad; returns when it was
@@ -109,7 +94,7 @@ async function restoreSavedRun() {
   if (!saved) return undefined;
   try {
     const info = await lenet.loadCheckpoint(saved.checkpoint);
-    checkpoint = saved.checkpoint;
+    resumable = true;
     history = saved.history;
     results = saved.results;
     post('saved', { info, history, results, savedAt: saved.savedAt });
@@ -127,7 +112,7 @@ async function train({ backend, options }) {
 }
 
 async function resume({ backend }) {
-  if (!checkpoint) throw new Error('there is no saved run to resume');
+  if (!resumable) throw new Error('there is no saved run to resume');
   await useBackend(backend);
   await runTraining((callbacks) => lenet.resume(callbacks));
 }
@@ -176,7 +161,7 @@ async function runTraining(start) {
     return paused.promise;
   };
   const onEpoch = async ({ epoch, step, evaluation }) => {
-    showResults(evaluation, { epoch, step });
+    await showResults(evaluation, { epoch, step });
     lastEvaluated = step;
     await autosave(last);
     lastSaved = performance.now();
@@ -191,18 +176,17 @@ async function runTraining(start) {
   }
   if (last && last.step !== lastEvaluated) {
     post('evaluating');
-    showResults(await lenet.evaluate(), last);
+    await showResults(await lenet.evaluate(), last);
   }
   post('finished', { stopped: !last || last.step !== last.totalSteps });
 }
 
 /** Sends an evaluation to the page, with the first misclassified digits; `at` (the epoch and
  * step it was made after) adds it to the charts. */
-function showResults(evaluation, at) {
-  const mistakes = evaluation.misclassified.slice(0, MISTAKES_SHOWN).map((mistake) => {
-    const start = IDX_IMAGES_HEADER + mistake.index * IMAGE_PIXELS;
-    return { ...mistake, pixels: mnist.testImages.slice(start, start + IMAGE_PIXELS) };
-  });
+async function showResults(evaluation, at) {
+  const shown = evaluation.misclassified.slice(0, MISTAKES_SHOWN);
+  const mistakes = [];
+  for (const mistake of shown) mistakes.push({ ...mistake, pixels: await lenet.testImage(mistake.index) });
   delete evaluation.misclassified;
   const point = at && { epoch: at.epoch, step: at.step, accuracy: evaluation.accuracy };
   if (point) history.epochs.push(point);
@@ -216,7 +200,7 @@ async function autosave(progress) {
   const { epoch, step, epochDone } = progress;
   try {
     const bytes = await lenet.saveCheckpoint();
-    checkpoint = bytes;
+    resumable = true;
     await saveRun({ checkpoint: bytes, history, results, savedAt: Date.now() });
     post('autosaved', { epoch, step, epochDone, bytes: bytes.length });
   } catch (e) {
@@ -240,11 +224,11 @@ async function download() {
 async function load({ bytes, name }) {
   if (controller) throw new Error('stop training before loading a checkpoint');
   const info = await lenet.loadCheckpoint(bytes);
-  checkpoint = bytes;
+  resumable = true;
   history = emptyHistory();
   post('loaded', { info, name });
   post('evaluating');
-  showResults(await lenet.evaluate(), null);
+  await showResults(await lenet.evaluate(), null);
 }
 
 const commands = {
@@ -255,7 +239,7 @@ const commands = {
   download,
   load,
   async discard() {
-    checkpoint = null;
+    resumable = false;
     await forgetRun();
   },
   pause() {
@@ -265,13 +249,15 @@ const commands = {
     paused = { promise, resume: resumeTraining };
   },
   unpause() {
-    paused?.resume();
+    if (!paused) return;
+    paused.resume();
     paused = null;
     post('resumed');
   },
   stop() {
+    // The package cuts a paused run short; the pause's promise is let go of unsettled.
+    paused = null;
     controller?.abort();
-    commands.unpause();
   },
 };
 

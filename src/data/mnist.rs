@@ -21,6 +21,10 @@ pub enum DatasetError {
     Idx(#[from] IdxError),
     #[error("the images are {rows}x{cols} pixels; MNIST images are 28x28")]
     WrongImageSize { rows: usize, cols: usize },
+    #[error(
+        "the images hold {grey_levels} grey levels, which is not a whole number of 28x28 images ({IMAGE_PIXELS} grey levels each)"
+    )]
+    PartialImage { grey_levels: usize },
     #[error("the images file holds {images} images but the labels file holds {labels} labels")]
     CountMismatch { images: usize, labels: usize },
     #[error("label {value} at position {index} is not a digit 0-9")]
@@ -61,9 +65,8 @@ impl MnistDataset {
     /// Builds a split from raw 28x28 grey-level images laid end to end and their labels.
     pub fn new(pixels: Vec<u8>, labels: Vec<u8>) -> Result<Self, DatasetError> {
         if !pixels.len().is_multiple_of(IMAGE_PIXELS) {
-            return Err(DatasetError::WrongImageSize {
-                rows: IMAGE_SIDE,
-                cols: pixels.len() % IMAGE_PIXELS,
+            return Err(DatasetError::PartialImage {
+                grey_levels: pixels.len(),
             });
         }
         let images = pixels.len() / IMAGE_PIXELS;
@@ -169,6 +172,15 @@ mod tests {
         assert_eq!(
             MnistDataset::from_idx(&images, &labels),
             Err(DatasetError::WrongImageSize { rows: 32, cols: 32 })
+        );
+    }
+
+    #[test]
+    fn pixels_that_are_not_whole_images_are_rejected() {
+        let err = MnistDataset::new(vec![0; IMAGE_PIXELS + 5], vec![1, 2]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the images hold 789 grey levels, which is not a whole number of 28x28 images (784 grey levels each)"
         );
     }
 

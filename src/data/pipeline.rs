@@ -121,11 +121,6 @@ impl Pipeline {
         self.batches_per_epoch() * self.epochs
     }
 
-    /// Images in one epoch.
-    pub fn images_per_epoch(&self) -> usize {
-        self.dataset.len()
-    }
-
     /// Runs the pipeline: an iterator over every batch of every epoch.
     pub fn batches(&self) -> Batches {
         self.batches_from(0)

@@ -2,6 +2,8 @@
 //! promises, `AbortSignal`s, yielding to the event loop, fetching (passing failures tried again)
 //! and image sources. Each works in a page and in a Web Worker.
 
+use std::{cell::RefCell, rc::Rc, task::Poll, task::Waker};
+
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use serde::{Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, prelude::*};
@@ -10,11 +12,6 @@ use web_sys::{MessageChannel, MessagePort};
 
 pub fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
-}
-
-/// A JsError as a plain JsValue, for functions that may also reject with a caller's value.
-pub fn js_value(e: impl std::fmt::Display) -> JsValue {
-    JsError::new(&e.to_string()).into()
 }
 
 pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
@@ -75,24 +72,84 @@ pub async fn call(f: &Function, arg: &JsValue) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// `options.signal`, checked to be an `AbortSignal`-like object.
-pub struct Abort(JsValue);
+/// `options.signal`, checked to be an `AbortSignal`-like object, and a way to wait for it: one
+/// `abort` listener for the whole run wakes whatever waits (a listener per wait would pile up
+/// on a signal that never fires).
+pub struct Abort {
+    signal: JsValue,
+    waiting: Rc<RefCell<Option<Waker>>>,
+    listener: Option<Closure<dyn FnMut()>>,
+}
 
 impl Abort {
     pub fn from_options(options: &JsValue) -> Result<Self, JsError> {
         let signal = get(options, "signal");
-        if !(signal.is_undefined()
-            || signal.is_null()
-            || get(&signal, "aborted").as_bool().is_some())
-        {
-            return Err(JsError::new("options.signal must be an AbortSignal"));
+        if signal.is_undefined() || signal.is_null() {
+            return Ok(Self {
+                signal: JsValue::UNDEFINED,
+                waiting: Rc::default(),
+                listener: None,
+            });
         }
-        Ok(Self(signal))
+        let add: Function = get(&signal, "addEventListener")
+            .dyn_into()
+            .ok()
+            .filter(|_| get(&signal, "aborted").as_bool().is_some())
+            .ok_or_else(|| JsError::new("options.signal must be an AbortSignal"))?;
+        let waiting: Rc<RefCell<Option<Waker>>> = Rc::default();
+        let wake = waiting.clone();
+        let listener = Closure::<dyn FnMut()>::new(move || {
+            if let Some(waker) = wake.borrow_mut().take() {
+                waker.wake();
+            }
+        });
+        add.call2(&signal, &"abort".into(), listener.as_ref())
+            .map_err(|_| JsError::new("options.signal must be an AbortSignal"))?;
+        Ok(Self {
+            signal,
+            waiting,
+            listener: Some(listener),
+        })
     }
 
-    /// The signal's reason when it has been aborted.
+    /// The signal's reason when it has been aborted, as an `Error` (a reason that is not one,
+    /// such as a string, becomes the message of an `AbortError`).
     pub fn reason(&self) -> Option<JsValue> {
-        (get(&self.0, "aborted").as_bool() == Some(true)).then(|| get(&self.0, "reason"))
+        if get(&self.signal, "aborted").as_bool() != Some(true) {
+            return None;
+        }
+        let reason = get(&self.signal, "reason");
+        if reason.is_instance_of::<js_sys::Error>() {
+            return Some(reason);
+        }
+        let message = reason
+            .as_string()
+            .unwrap_or_else(|| "the run was aborted".to_owned());
+        let error = js_sys::Error::new(&message);
+        error.set_name("AbortError");
+        let _ = Reflect::set(&error, &"cause".into(), &reason);
+        Some(error.into())
+    }
+
+    /// Resolves with the reason when the signal aborts; never without a signal.
+    pub fn aborted(&self) -> impl Future<Output = JsValue> + '_ {
+        std::future::poll_fn(move |cx| match self.reason() {
+            Some(reason) => Poll::Ready(reason),
+            None => {
+                *self.waiting.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+}
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            if let Ok(remove) = get(&self.signal, "removeEventListener").dyn_into::<Function>() {
+                let _ = remove.call2(&self.signal, &"abort".into(), listener.as_ref());
+            }
+        }
     }
 }
 

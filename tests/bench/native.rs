@@ -18,10 +18,11 @@ use std::{fmt::Write, time::Instant};
 
 use futures_lite::future::block_on;
 use lenet_web::{
+    config::TrainingConfig,
     device::ComputeDevice,
     drawpad,
     inference::{evaluate, predict},
-    training::{Trainer, TrainingConfig},
+    training::Trainer,
 };
 
 const WARMUP_STEPS: usize = 10;

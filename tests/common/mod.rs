@@ -1,45 +1,34 @@
 //! Loading the real MNIST files that `make test` prepares in data/.
 
-use std::{io::Read, path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc};
 
 use lenet_web::data::MnistDataset;
 
-/// Un-gzipped bytes of data/NAME.gz.
-pub fn read_gz(name: &str) -> Vec<u8> {
+/// The bytes of data/NAME.gz, gzipped as the page downloads them.
+pub fn file(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("data")
         .join(format!("{name}.gz"));
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
+    std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; run `python3 scripts/fetch_mnist.py` (make test does)",
+            "{}: {e}; run `python3 scripts/fetch_mnist.py data` (make test does)",
             path.display()
         )
-    });
-    let mut bytes = Vec::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_end(&mut bytes)
-        .expect("MNIST file un-gzips");
-    bytes
+    })
+}
+
+/// The split in data/IMAGES.gz and data/LABELS.gz, read as the page reads them.
+fn split(images: &str, labels: &str) -> Arc<MnistDataset> {
+    let set = MnistDataset::from_files(&file(images), &file(labels));
+    Arc::new(set.unwrap_or_else(|e| panic!("{images}: {e}")))
 }
 
 /// The training split (60,000 images).
 pub fn train_set() -> Arc<MnistDataset> {
-    Arc::new(
-        MnistDataset::from_idx(
-            &read_gz("train-images-idx3-ubyte"),
-            &read_gz("train-labels-idx1-ubyte"),
-        )
-        .expect("training split parses"),
-    )
+    split("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 }
 
 /// The test split (10,000 images).
 pub fn test_set() -> Arc<MnistDataset> {
-    Arc::new(
-        MnistDataset::from_idx(
-            &read_gz("t10k-images-idx3-ubyte"),
-            &read_gz("t10k-labels-idx1-ubyte"),
-        )
-        .expect("test split parses"),
-    )
+    split("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 }

@@ -92,6 +92,34 @@ test('a Vite app using the packed package trains, predicts, saves, reloads, resu
   }
 });
 
+test('bad options, aborts (while paused, with a string reason), test images and a backend change follow the package rules', { timeout: 300_000 }, async () => {
+  const server = await serve();
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => document.querySelector('#status').textContent === 'ready');
+    const rules = await page.evaluate(() => window.checkRules());
+    assert.deepEqual(rules.adam, {
+      epochs: 1, batchSize: 64, learningRate: 0.004, schedule: 'oneCycle', optimizer: 'adam', augmentation: 'affine', seed: 42, readEvery: 20,
+    });
+    assert.equal(rules.sgdLearningRate, 0.01);
+    assert.equal(rules.zeroLimit, 'invalid run options: limit must be a whole number of training images, at least 1, not 0');
+    assert.match(rules.misspeltResume, /unknown field `epoch`, expected `epochs`/);
+    assert.equal(rules.pausedAbort, 'AbortError', 'an abort cuts a paused run short');
+    assert.deepEqual(rules.stringReason, { isError: true, name: 'AbortError', message: 'stop now' });
+    assert.equal(rules.testImageLength, 784);
+    assert.equal(rules.missingTestImage, 'there is no test image 10000: the test set has 10000 (0 to 9999)');
+    assert.deepEqual(rules.afterBackendChange, { backend: 'cpu', total: 10_000, samePrediction: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
 test('loadMnist() retries passing download failures and reports the rest clearly', { timeout: 120_000 }, async () => {
   const server = await serve();
   const browser = await launchBrowser();

@@ -8,7 +8,9 @@ import init, {
   type MnistCounts,
   type MnistUrls,
   type Progress,
+  type ResumeOptions,
   type TrainResult,
+  type TrainingSettings,
   LeNet,
 } from 'lenet-web';
 
@@ -134,6 +136,87 @@ async function runConsumerTest(): Promise<Report> {
   };
 }
 
+/** What the package's rules give for a caller's mistakes and aborts. */
+export interface Rules {
+  adam: TrainingSettings;
+  sgdLearningRate: number;
+  zeroLimit: string;
+  misspeltResume: string;
+  pausedAbort: string;
+  stringReason: { isError: boolean; name: string; message: string };
+  testImageLength: number;
+  missingTestImage: string;
+  afterBackendChange: { backend: string; total: number; samePrediction: boolean };
+}
+
+/** The message `work` rejects with, or what it resolved to when it did not. */
+async function refusal(work: Promise<unknown>): Promise<string> {
+  try {
+    return `resolved: ${JSON.stringify(await work)}`;
+  } catch (e) {
+    return e instanceof Error ? e.message : `not an Error: ${String(e)}`;
+  }
+}
+
+async function checkRules(): Promise<Rules> {
+  await init();
+  const lenet = await LeNet.create('cpu');
+  await lenet.loadMnist({
+    trainImages: '/train-images-idx3-ubyte.gz',
+    trainLabels: '/train-labels-idx1-ubyte.gz',
+    testImages: '/t10k-images-idx3-ubyte.gz',
+    testLabels: '/t10k-labels-idx1-ubyte.gz',
+  });
+  const zeroLimit = await refusal(lenet.train({ limit: 0 }));
+  await lenet.train({ limit: 200, batchSize: 50, evaluateEachEpoch: false });
+  await lenet.loadCheckpoint(await lenet.saveCheckpoint());
+  const misspelt = { epoch: 2 } as unknown as ResumeOptions;
+  const misspeltResume = await refusal(lenet.resume(misspelt));
+
+  // A run paused in its callback (a promise that never settles) is aborted: it must reject at
+  // once rather than wait for the pause to end.
+  const paused = new AbortController();
+  const pausedRun = lenet.train({
+    limit: 500,
+    signal: paused.signal,
+    onStep: (p) => (p.step === 2 ? new Promise<void>(() => setTimeout(() => paused.abort(), 100)) : undefined),
+  });
+  const hung = new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000));
+  const pausedAbort = await Promise.race([pausedRun.then(() => 'resolved', (e: Error) => e.name), hung]);
+
+  const controller = new AbortController();
+  let stringReason = { isError: false, name: '', message: '' };
+  try {
+    await lenet.train({ limit: 500, signal: controller.signal, onStep: () => controller.abort('stop now') });
+  } catch (e) {
+    stringReason = { isError: e instanceof Error, name: (e as Error).name, message: (e as Error).message };
+  }
+
+  const testImage = await lenet.testImage(0);
+  const missingTestImage = await refusal(lenet.testImage(10_000));
+  const pixels = new Float32Array(784).fill(0.5);
+  const before = await lenet.predict(pixels);
+  await lenet.setBackend('cpu');
+  const after = await lenet.predict(pixels);
+  const { total } = await lenet.evaluate();
+  lenet.free();
+  return {
+    adam: LeNet.defaultSettings(),
+    sgdLearningRate: LeNet.defaultSettings('sgd').learningRate,
+    zeroLimit,
+    misspeltResume,
+    pausedAbort,
+    stringReason,
+    testImageLength: testImage.length,
+    missingTestImage,
+    afterBackendChange: {
+      backend: lenet.backend,
+      total,
+      samePrediction: after.every((p, i) => p === before[i]),
+    },
+  };
+}
+
 /** Loads MNIST from `urls` into a fresh model: the counts, or the message it was refused with. */
 async function tryLoadMnist(urls: MnistUrls): Promise<MnistCounts | string> {
   await init();
@@ -164,11 +247,13 @@ async function tryLoadTrainingSet(images: Uint8Array, labels: Uint8Array): Promi
 declare global {
   interface Window {
     runConsumerTest: () => Promise<Report>;
+    checkRules: () => Promise<Rules>;
     tryLoadMnist: typeof tryLoadMnist;
     tryLoadTrainingSet: typeof tryLoadTrainingSet;
   }
 }
 window.runConsumerTest = runConsumerTest;
+window.checkRules = checkRules;
 window.tryLoadMnist = tryLoadMnist;
 window.tryLoadTrainingSet = tryLoadTrainingSet;
 document.getElementById('status')!.textContent = 'ready';

@@ -81,6 +81,12 @@ export async function openPage(target, url) {
   return { page, errors, requests };
 }
 
+/** Waits until the page's state (body[data-state]: starting, ready, training, paused, trained)
+ * is `state`. */
+export async function waitForState(page, state, timeout = 30_000) {
+  await page.waitForSelector(`body[data-state="${state}"]`, { timeout });
+}
+
 /** Draws a stroke through `points` (pad coordinates, 0-280) with the mouse. */
 export async function draw(page, points) {
   await page.locator('#pad').scrollIntoViewIfNeeded();

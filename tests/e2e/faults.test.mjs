@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { ARTIFACTS, draw, launchBrowser, openPage, prediction, startServer } from './browser.mjs';
+import { ARTIFACTS, draw, launchBrowser, openPage, prediction, startServer, waitForState } from './browser.mjs';
 
 let server;
 before(async () => {
@@ -83,7 +83,7 @@ test('passing download failures are retried, and "Try again" starts over', { tim
       const { page, errors, requests, context } = await openWithFile(browser, 'train-images-idx3-ubyte', (route, n) =>
         n === 1 ? fail(route) : route.continue(),
       );
-      await page.waitForSelector('body[data-state="ready"]', { timeout: 120_000 });
+      await waitForState(page, 'ready', 120_000);
       assert.equal(requests.count, 2, what);
       assert.match(await page.textContent('#data-status'), /60,000 training and 10,000 test images/);
       assert.ok(await page.locator('#error').isHidden(), what);
@@ -98,7 +98,7 @@ test('passing download failures are retried, and "Try again" starts over', { tim
     await page.waitForSelector('#retry-start:not([hidden])', { timeout: 60_000 });
     assert.equal(requests.count, 1);
     await page.click('#retry-start');
-    await page.waitForSelector('body[data-state="ready"]', { timeout: 120_000 });
+    await waitForState(page, 'ready', 120_000);
     assert.ok(await page.locator('#error').isHidden());
     assert.ok(await page.locator('#retry-start').isHidden());
     await context.close();
@@ -111,14 +111,14 @@ test('a learning rate of 10 stops training with a message; the last good weights
   const browser = await launchBrowser();
   try {
     const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
-    await page.waitForSelector('body[data-state="ready"]', { timeout: 120_000 });
+    await waitForState(page, 'ready', 120_000);
     await page.fill('#learning-rate', '10');
     await page.selectOption('#schedule', 'constant');
     await page.click('#train');
     await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
     assert.match(await page.textContent('#error'), /the loss became [\d.e+]+ at step \d+: training diverged and stopped, and the weights of step \d+, the last known good, are back in use/);
     assert.equal(await page.textContent('#train-status'), 'Training stopped because of an error.');
-    await page.waitForSelector('body[data-state="ready"]');
+    await waitForState(page, 'ready');
     await draw(page, [[140, 40], [138, 140], [136, 240]]);
     const { bars } = await prediction(page);
     assert.equal(bars.length, 10);
@@ -134,7 +134,7 @@ test('WebGPU asked for but missing falls back to the CPU and says why', { timeou
   const browser = await launchBrowser({ webgpu: false });
   try {
     const { page, errors } = await openPage(browser, `${server.url}?backend=webgpu`);
-    await page.waitForSelector('body[data-state="ready"]', { timeout: 120_000 });
+    await waitForState(page, 'ready', 120_000);
     assert.equal(await page.textContent('#backend'), 'CPU');
     assert.match(await page.textContent('#backend-note'), /WebGPU is not available/);
     assert.deepEqual(errors, []);
@@ -147,7 +147,7 @@ test('a GPU device lost mid-training hands the run to the CPU, which goes on fro
   const browser = await launchBrowser({ webgpu: true });
   try {
     const { page } = await openPage(browser, `${server.url}?backend=webgpu`);
-    await page.waitForSelector('body[data-state="ready"]', { timeout: 120_000 });
+    await waitForState(page, 'ready', 120_000);
     assert.equal(await page.textContent('#backend'), 'WebGPU');
     await page.click('#train');
     await page.waitForFunction(() => /^Step \d+ \(epoch 1\) saved/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 120_000 });
@@ -173,7 +173,7 @@ test('a GPU device lost mid-training hands the run to the CPU, which goes on fro
     await page.waitForFunction((at) => Number(document.querySelector('#train-progress').value) > at + 50, resumedAt, { timeout: 60_000 });
     await page.screenshot({ path: `${ARTIFACTS}/device-lost.png`, fullPage: true });
     await page.click('#stop');
-    await page.waitForSelector('body[data-state="trained"]', { timeout: 120_000 });
+    await waitForState(page, 'trained', 120_000);
     assert.ok(await page.locator('#error').isHidden(), await page.textContent('#error'));
   } finally {
     await browser.close();

@@ -7,18 +7,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { ARTIFACTS, bars, draw, launchBrowser, openPage, prediction, startServer } from './browser.mjs';
+import { ARTIFACTS, bars, draw, launchBrowser, openPage, prediction, startServer, waitForState } from './browser.mjs';
 
 let server;
 before(async () => {
   server = await startServer();
 });
 after(() => server?.close());
-
-/** Waits until the page's state (body[data-state]) is `state`. */
-async function waitForState(page, state, timeout) {
-  await page.waitForSelector(`body[data-state="${state}"]`, { timeout });
-}
 
 const ONE = [[140, 40], [138, 120], [136, 200], [135, 240]];
 
@@ -35,6 +30,10 @@ test('trains on the CPU with charts, results per epoch and auto-saves; a reload 
     assert.equal(mnistRequests().length, 4);
     assert.equal(await page.getAttribute('#data-progress', 'value'), await page.getAttribute('#data-progress', 'max'));
     assert.equal(await page.textContent('#backend'), 'CPU');
+    // The form holds the package's default settings (LeNet.defaultSettings()).
+    const form = {};
+    for (const id of ['epochs', 'batch-size', 'learning-rate', 'schedule', 'optimizer', 'augmentation', 'seed']) form[id] = await page.inputValue(`#${id}`);
+    assert.deepEqual(form, { epochs: '1', 'batch-size': '64', 'learning-rate': '0.004', schedule: 'oneCycle', optimizer: 'adam', augmentation: 'affine', seed: '42' });
 
     await page.fill('#epochs', '3');
     await page.click('#train');
@@ -136,6 +135,9 @@ test('SGD with augmentation pauses, resumes and stops; the draw pad answers whil
     assert.ok(Number.isFinite(loss) && loss < 2.5, `SGD with elastic augmentation: loss ${loss}`);
     console.log(`images per second with SGD and elastic augmentation: ${await page.textContent('#stat-speed')}`);
 
+    // Stop while paused: the run ends without being resumed first.
+    await page.click('#pause');
+    await waitForState(page, 'paused', 10_000);
     await page.click('#stop');
     await waitForState(page, 'trained', 120_000);
     assert.match(await page.textContent('#train-status'), /^Stopped: /);

@@ -15,19 +15,15 @@ use std::sync::LazyLock;
 
 use burn::tensor::Device;
 use lenet_web::{
-    checkpoint::{Checkpoint, TrainingState},
+    checkpoint::{Checkpoint, MAGIC, TrainingState, VERSION},
+    config::TrainingConfig,
     model::LeNet5Config,
-    training::TrainingConfig,
 };
 use libfuzzer_sys::fuzz_target;
 
-const MAGIC: &[u8; 8] = b"LeNet5ck";
-/// The format versions the trainer reads (1 has no architecture section).
-const VERSIONS: [u32; 2] = [1, 2];
-
 /// A checkpoint of a fresh LeNet-5, in the format version the crate writes, made once.
 static VALID: LazyLock<Vec<u8>> = LazyLock::new(|| {
-    let model = LeNet5Config::new().init(&Device::flex());
+    let model = LeNet5Config::new().init(&Device::flex(), 0);
     let state = TrainingState {
         config: TrainingConfig::default(),
         step: 0,
@@ -40,7 +36,8 @@ static VALID: LazyLock<Vec<u8>> = LazyLock::new(|| {
 
 fuzz_target!(|data: &[u8]| {
     load(data);
-    for version in VERSIONS {
+    // Every format version the trainer reads (1 has no architecture section).
+    for version in 1..=VERSION {
         load(&framed(version, data));
     }
     if let Some((at, patch)) = data.split_first_chunk::<4>() {

@@ -1,0 +1,466 @@
+//! A session: what one user of the trainer holds between calls (the training and test sets, the
+//! model in use, the current or last run, the checkpoint loaded last), and its rules:
+//!
+//! - the model in use is the current or last run's; without a run, the checkpoint loaded last,
+//!   or else a fresh model;
+//! - loading a checkpoint ends the run, which stops before its next step;
+//! - saving gives the run as it stands, or else the checkpoint loaded last;
+//! - after each epoch a run evaluates on the test set when one is loaded (unless told);
+//! - calls take turns, and a run holds the session only for a step, an evaluation or a read, so
+//!   predictions and saves go on between steps; one run at a time;
+//! - an abort stops a run between two steps, and also cuts short a callback the run is waiting
+//!   for (a paused run) and the end of an epoch.
+//!
+//! The JS surface (`web`) converts values and calls these; everything here runs natively.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use async_lock::{Mutex, MutexGuard};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{
+    checkpoint::{Checkpoint, CheckpointError, CheckpointInfo},
+    config::TrainingConfig,
+    data::{DatasetError, MnistDataset, NUM_CLASSES},
+    device::ComputeDevice,
+    inference::{self, InferenceError},
+    metrics::EvaluationReport,
+    model::{LeNet5, LeNet5Config},
+    training::{Position, Progress, Trainer, TrainingError},
+};
+
+/// Why a session could not do what it was asked.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error("the {split} set could not be loaded: {source}")]
+    Dataset {
+        split: &'static str,
+        source: DatasetError,
+    },
+    #[error("load the training set before training")]
+    NoTrainingSet,
+    #[error("load the test set before evaluating")]
+    NoTestSet,
+    #[error("there is no test image {index}: the test set has {count} (0 to {})", count - 1)]
+    NoTestImage { index: usize, count: usize },
+    #[error("load a checkpoint before resuming")]
+    NothingToResume,
+    #[error("train or load a model before saving it")]
+    NothingToSave,
+    #[error("the training run was replaced by a loaded checkpoint")]
+    RunReplaced,
+    #[error("this model is already training: abort that run (its signal) first")]
+    AlreadyTraining,
+    #[error("stop training before changing the backend")]
+    TrainingOnChange,
+    #[error("invalid run options: {0}")]
+    Options(String),
+    #[error(transparent)]
+    Training(#[from] TrainingError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
+}
+
+/// The two MNIST splits a session holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Training,
+    Test,
+}
+
+impl Split {
+    fn name(self) -> &'static str {
+        match self {
+            Split::Training => "training",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// How many images each loaded split holds (camelCase fields when serialised for JS).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct MnistCounts {
+    pub train_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_count: Option<usize>,
+}
+
+/// What a run reports after each epoch (camelCase fields when serialised for JS).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct EpochReport {
+    /// The epoch just done, from 1.
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Steps done in all.
+    pub step: usize,
+    /// The test results, when the run evaluates after each epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<EvaluationReport>,
+}
+
+/// How a resumed run goes on, besides the run options: every field optional, a misspelt one
+/// refused.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ResumeSettings {
+    /// Epochs in all, counting those done (the saved run's number by default).
+    pub epochs: Option<usize>,
+}
+
+/// How a run starts: a new model, or the checkpoint loaded last going on.
+#[derive(Debug, Clone)]
+pub enum Start {
+    New(TrainingConfig),
+    Resume(ResumeSettings),
+}
+
+/// How a run goes, besides its settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunOptions {
+    /// Train on only the first `limit` training images.
+    pub limit: Option<usize>,
+    /// Evaluate on the test set after each epoch (default: when a test set is loaded).
+    pub evaluate_each_epoch: Option<bool>,
+}
+
+impl RunOptions {
+    /// The options as a caller gives them; a limit must be a whole number of at least 1.
+    pub fn new(
+        limit: Option<f64>,
+        evaluate_each_epoch: Option<bool>,
+    ) -> Result<Self, SessionError> {
+        let limit = match limit {
+            None => None,
+            Some(n) if n >= 1.0 && n.fract() == 0.0 && n <= usize::MAX as f64 => Some(n as usize),
+            Some(n) => {
+                return Err(SessionError::Options(format!(
+                    "limit must be a whole number of training images, at least 1, not {n}"
+                )));
+            }
+        };
+        Ok(Self {
+            limit,
+            evaluate_each_epoch,
+        })
+    }
+}
+
+/// What a session holds between calls.
+pub struct Session {
+    compute: ComputeDevice,
+    train: Option<Arc<MnistDataset>>,
+    test: Option<Arc<MnistDataset>>,
+    /// The current or last training run: its model is the one in use while it exists.
+    run: Option<Trainer>,
+    /// The model in use when there is no run: fresh, or loaded from a checkpoint.
+    model: LeNet5,
+    /// The checkpoint loaded last; a resumed run goes on from it.
+    loaded: Option<Checkpoint>,
+}
+
+impl Session {
+    /// A session on `compute` with a fresh model (drawn from the default seed) and no data.
+    pub fn new(compute: ComputeDevice) -> Self {
+        let model = fresh_model(&compute);
+        Self {
+            compute,
+            train: None,
+            test: None,
+            run: None,
+            model,
+            loaded: None,
+        }
+    }
+
+    /// The device the session trains and predicts on.
+    pub fn compute(&self) -> &ComputeDevice {
+        &self.compute
+    }
+
+    /// A split read from the bytes of its IDX images and labels files (gzipped or not).
+    pub fn parse(
+        split: Split,
+        images: &[u8],
+        labels: &[u8],
+    ) -> Result<Arc<MnistDataset>, SessionError> {
+        MnistDataset::from_files(images, labels)
+            .map(Arc::new)
+            .map_err(|source| SessionError::Dataset {
+                split: split.name(),
+                source,
+            })
+    }
+
+    /// Makes `set` the session's `split`; returns its number of images.
+    pub fn set(&mut self, split: Split, set: Arc<MnistDataset>) -> usize {
+        let slot = match split {
+            Split::Training => &mut self.train,
+            Split::Test => &mut self.test,
+        };
+        slot.insert(set).len()
+    }
+
+    /// How many images each loaded split holds.
+    pub fn counts(&self) -> Result<MnistCounts, SessionError> {
+        Ok(MnistCounts {
+            train_count: self
+                .train
+                .as_ref()
+                .ok_or(SessionError::NoTrainingSet)?
+                .len(),
+            test_count: self.test.as_ref().map(|t| t.len()),
+        })
+    }
+
+    /// The 784 grey levels (0-255, row-major) of test image `index`.
+    pub fn test_image(&self, index: usize) -> Result<&[u8], SessionError> {
+        let test = self.test.as_ref().ok_or(SessionError::NoTestSet)?;
+        if index >= test.len() {
+            return Err(SessionError::NoTestImage {
+                index,
+                count: test.len(),
+            });
+        }
+        Ok(test.image(index))
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> &LeNet5 {
+        self.run.as_ref().map_or(&self.model, Trainer::model)
+    }
+
+    /// Starts a run (it becomes the model in use) on the loaded training set, or its first
+    /// `limit` images.
+    pub fn start(&mut self, start: Start, limit: Option<usize>) -> Result<(), SessionError> {
+        let train = self.train.clone().ok_or(SessionError::NoTrainingSet)?;
+        let train = match limit {
+            Some(n) => Arc::new(train.take(n)),
+            None => train,
+        };
+        let device = &self.compute.device;
+        let run = match start {
+            Start::New(config) => Trainer::new(device, train, config)?,
+            Start::Resume(settings) => {
+                let checkpoint = self.loaded.as_ref().ok_or(SessionError::NothingToResume)?;
+                Trainer::resume(device, train, checkpoint, settings.epochs)?
+            }
+        };
+        self.run = Some(run);
+        Ok(())
+    }
+
+    /// One step of the current run; `None` when it is done. After a failed step the run stays
+    /// the model in use: a diverged run has gone back to its last good weights.
+    pub async fn step(&mut self) -> Result<Option<Progress>, SessionError> {
+        let run = self.run.as_mut().ok_or(SessionError::RunReplaced)?;
+        Ok(run.step().await?)
+    }
+
+    /// How far the current run has got.
+    pub fn position(&self) -> Result<Position, SessionError> {
+        Ok(self
+            .run
+            .as_ref()
+            .ok_or(SessionError::RunReplaced)?
+            .position())
+    }
+
+    /// Classifies the test set.
+    pub async fn evaluate(&self) -> Result<EvaluationReport, SessionError> {
+        let test = self.test.clone().ok_or(SessionError::NoTestSet)?;
+        Ok(inference::evaluate(self.model(), test).await?.into())
+    }
+
+    /// What a run reports after the epoch that `progress` ends: with the test results when
+    /// `evaluate` says so, or by default when a test set is loaded.
+    pub async fn epoch_report(
+        &self,
+        progress: &Progress,
+        evaluate: Option<bool>,
+    ) -> Result<EpochReport, SessionError> {
+        let evaluation = if evaluate.unwrap_or(self.test.is_some()) {
+            Some(self.evaluate().await?)
+        } else {
+            None
+        };
+        Ok(EpochReport {
+            epoch: progress.epoch,
+            epochs: progress.epochs,
+            step: progress.step,
+            evaluation,
+        })
+    }
+
+    /// Probabilities of the digits 0-9 for one image of 784 grey levels (0 = background, 1 =
+    /// ink, row-major).
+    pub async fn predict(&self, image: &[f32]) -> Result<[f32; NUM_CLASSES], SessionError> {
+        Ok(inference::predict(self.model(), image).await?)
+    }
+
+    /// The current or last run as a checkpoint, or else the checkpoint loaded last.
+    pub async fn checkpoint(&self) -> Result<Checkpoint, SessionError> {
+        match (&self.run, &self.loaded) {
+            (Some(run), _) => Ok(run.checkpoint().await?),
+            (None, Some(loaded)) => Ok(loaded.clone()),
+            (None, None) => Err(SessionError::NothingToSave),
+        }
+    }
+
+    /// Loads checkpoint bytes: their model becomes the one in use, and the run (if any) ends.
+    /// Fails, leaving the session untouched, when the bytes are not a checkpoint of LeNet-5.
+    pub fn load_checkpoint(&mut self, bytes: &[u8]) -> Result<CheckpointInfo, SessionError> {
+        let checkpoint = Checkpoint::from_bytes(bytes)?;
+        self.model = checkpoint.model(&self.compute.device)?;
+        self.run = None;
+        let info = checkpoint.info();
+        self.loaded = Some(checkpoint);
+        Ok(info)
+    }
+
+    /// Moves the session to `compute`, keeping the data, the model in use and what a resumed
+    /// run goes on from: the last run becomes the checkpoint loaded.
+    pub async fn move_to(&mut self, compute: ComputeDevice) -> Result<(), SessionError> {
+        if let Some(run) = self.run.take() {
+            self.loaded = Some(run.checkpoint().await?);
+        }
+        self.model = match &self.loaded {
+            Some(checkpoint) => checkpoint.model(&compute.device)?,
+            None => fresh_model(&compute),
+        };
+        self.compute = compute;
+        Ok(())
+    }
+}
+
+/// The model of a session that has neither trained nor loaded one: LeNet-5 from the default
+/// seed.
+fn fresh_model(compute: &ComputeDevice) -> LeNet5 {
+    LeNet5Config::new().init(&compute.device, TrainingConfig::default().seed)
+}
+
+/// What a run tells its caller, and how the caller stops it. `Error` is the caller's: what an
+/// abort or a failed callback stops the run with; the session's own errors convert into it.
+pub trait RunHooks {
+    type Error: From<SessionError>;
+
+    /// The abort's reason, once the caller has aborted the run.
+    fn aborted(&self) -> Option<Self::Error>;
+
+    /// Resolves with the abort's reason when the caller aborts the run.
+    fn abort(&self) -> impl Future<Output = Self::Error>;
+
+    /// After every step; the run waits for it (or for an abort).
+    fn on_step(&self, progress: &Progress) -> impl Future<Output = Result<(), Self::Error>>;
+
+    /// True when the caller takes epoch reports (otherwise no evaluation is made for one).
+    fn wants_epoch_reports(&self) -> bool;
+
+    /// After every epoch; the run waits for it (or for an abort).
+    fn on_epoch(&self, report: &EpochReport) -> impl Future<Output = Result<(), Self::Error>>;
+
+    /// Lets the caller's other work run between steps (a browser's event loop).
+    fn yield_now(&self) -> impl Future<Output = Result<(), Self::Error>>;
+}
+
+/// A session whose calls take turns.
+pub struct SharedSession {
+    session: Mutex<Session>,
+    training: AtomicBool,
+}
+
+impl SharedSession {
+    pub fn new(session: Session) -> Self {
+        Self {
+            session: Mutex::new(session),
+            training: AtomicBool::new(false),
+        }
+    }
+
+    /// The session, once the call before has let go of it.
+    pub async fn lock(&self) -> MutexGuard<'_, Session> {
+        self.session.lock().await
+    }
+
+    /// Moves the session to `compute` (see [`Session::move_to`]); refused while training.
+    pub async fn move_to(&self, compute: ComputeDevice) -> Result<(), SessionError> {
+        if self.training.load(Ordering::Acquire) {
+            return Err(SessionError::TrainingOnChange);
+        }
+        self.lock().await.move_to(compute).await
+    }
+
+    /// Runs a training run from `start` to its end, telling `hooks` of each step and epoch and
+    /// holding the session only during a step, an evaluation or a read. Resolves to where the
+    /// run got; stops with the caller's reason when it aborts, or with a callback's error.
+    pub async fn train<H: RunHooks>(
+        &self,
+        start: Start,
+        options: RunOptions,
+        hooks: &H,
+    ) -> Result<Position, H::Error> {
+        let _training = Training::begin(&self.training)?;
+        self.lock().await.start(start, options.limit)?;
+        loop {
+            if let Some(reason) = hooks.aborted() {
+                return Err(reason);
+            }
+            let Some(progress) = self.lock().await.step().await? else {
+                break;
+            };
+            until_aborted(hooks, hooks.on_step(&progress)).await?;
+            if progress.epoch_done && hooks.wants_epoch_reports() {
+                let report = self
+                    .lock()
+                    .await
+                    .epoch_report(&progress, options.evaluate_each_epoch)
+                    .await?;
+                if let Some(reason) = hooks.aborted() {
+                    return Err(reason);
+                }
+                until_aborted(hooks, hooks.on_epoch(&report)).await?;
+            }
+            hooks.yield_now().await?;
+        }
+        Ok(self.lock().await.position()?)
+    }
+}
+
+/// `work`, or the abort's reason if the caller aborts first.
+async fn until_aborted<H: RunHooks>(
+    hooks: &H,
+    work: impl Future<Output = Result<(), H::Error>>,
+) -> Result<(), H::Error> {
+    futures_lite::future::or(work, async { Err(hooks.abort().await) }).await
+}
+
+/// Marks a session as training until dropped.
+struct Training<'a>(&'a AtomicBool);
+
+impl<'a> Training<'a> {
+    fn begin(flag: &'a AtomicBool) -> Result<Self, SessionError> {
+        if flag.swap(true, Ordering::AcqRel) {
+            return Err(SessionError::AlreadyTraining);
+        }
+        Ok(Self(flag))
+    }
+}
+
+impl Drop for Training<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}

@@ -1,0 +1,422 @@
+//! The rules of a session, natively: which model is in use, what saving gives, that loading a
+//! checkpoint ends a run, when epochs are evaluated, and how aborts and callbacks stop a run.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::{
+    cell::{Cell, RefCell},
+    future::{Future, poll_fn},
+    sync::Arc,
+    task::Poll,
+};
+
+use futures_lite::future::block_on;
+use lenet_web::{
+    config::TrainingConfig,
+    data::{IMAGE_PIXELS, MnistDataset},
+    device::ComputeDevice,
+    session::{
+        EpochReport, ResumeSettings, RunHooks, RunOptions, Session, SessionError, SharedSession,
+        Split, Start,
+    },
+    training::Progress,
+};
+
+/// `n` made-up digits: image `i` is lit from pixel `i % 700` on, labelled `i % 10`.
+fn digits(n: usize) -> Arc<MnistDataset> {
+    let pixels = (0..n)
+        .flat_map(|i| (0..IMAGE_PIXELS).map(move |p| if p >= i % 700 { 200 } else { 0 }))
+        .collect();
+    let labels = (0..n).map(|i| (i % 10) as u8).collect();
+    Arc::new(MnistDataset::new(pixels, labels).unwrap())
+}
+
+/// A session on the CPU with 128 training images (4 steps of 32 per epoch) and, if `test`,
+/// 20 test images.
+fn session(test: bool) -> SharedSession {
+    let mut session = Session::new(ComputeDevice::cpu());
+    session.set(Split::Training, digits(128));
+    if test {
+        session.set(Split::Test, digits(20));
+    }
+    SharedSession::new(session)
+}
+
+fn config(epochs: usize) -> TrainingConfig {
+    TrainingConfig {
+        epochs,
+        batch_size: 32,
+        read_every: 2,
+        ..Default::default()
+    }
+}
+
+/// How a run stopped, from the caller's side.
+#[derive(Debug, PartialEq)]
+enum Stop {
+    Aborted,
+    Callback(String),
+    Session(String),
+}
+
+impl From<SessionError> for Stop {
+    fn from(e: SessionError) -> Self {
+        Stop::Session(e.to_string())
+    }
+}
+
+/// A caller that records what the run tells it and aborts or pauses where told.
+#[derive(Default)]
+struct Caller {
+    steps: RefCell<Vec<Progress>>,
+    epochs: RefCell<Vec<EpochReport>>,
+    no_epoch_reports: bool,
+    aborted: Cell<bool>,
+    /// Aborts in `on_step` of this step.
+    abort_at: Option<usize>,
+    /// Pauses at this step (its callback's promise never settles) and aborts while paused.
+    pause_and_abort_at: Option<usize>,
+    /// Aborts in `on_step` of the last step of an epoch, before its evaluation.
+    abort_at_epoch_end: bool,
+    /// Runs this inside `on_step` of step 1.
+    during_first_step: Option<Box<dyn Fn()>>,
+}
+
+impl RunHooks for Caller {
+    type Error = Stop;
+
+    fn aborted(&self) -> Option<Stop> {
+        self.aborted.get().then_some(Stop::Aborted)
+    }
+
+    fn abort(&self) -> impl Future<Output = Stop> {
+        poll_fn(|_| {
+            if self.aborted.get() {
+                Poll::Ready(Stop::Aborted)
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
+    fn on_step(&self, progress: &Progress) -> impl Future<Output = Result<(), Stop>> {
+        self.steps.borrow_mut().push(progress.clone());
+        if progress.step == 1 {
+            if let Some(during) = &self.during_first_step {
+                during();
+            }
+        }
+        let abort = Some(progress.step) == self.abort_at
+            || (self.abort_at_epoch_end && progress.epoch_done);
+        let pause = Some(progress.step) == self.pause_and_abort_at;
+        if abort || pause {
+            self.aborted.set(true);
+        }
+        let mut polls = 0;
+        poll_fn(move |cx| {
+            polls += 1;
+            if pause && polls == 1 {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else if pause {
+                Poll::Ready(Err(Stop::Callback(
+                    "the paused callback was not cut short".into(),
+                )))
+            } else {
+                Poll::Ready(Ok(()))
+            }
+        })
+    }
+
+    fn wants_epoch_reports(&self) -> bool {
+        !self.no_epoch_reports
+    }
+
+    async fn on_epoch(&self, report: &EpochReport) -> Result<(), Stop> {
+        self.epochs.borrow_mut().push(report.clone());
+        Ok(())
+    }
+
+    async fn yield_now(&self) -> Result<(), Stop> {
+        Ok(())
+    }
+}
+
+fn train(session: &SharedSession, start: Start, caller: &Caller) -> Result<usize, Stop> {
+    block_on(session.train(start, RunOptions::default(), caller)).map(|p| p.step)
+}
+
+fn probabilities(session: &SharedSession) -> [f32; 10] {
+    block_on(async { session.lock().await.predict(&[0.5; IMAGE_PIXELS]).await }).unwrap()
+}
+
+#[test]
+fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
+    let session = session(false);
+    let fresh = probabilities(&session);
+    assert_eq!(
+        train(&session, Start::New(config(1)), &Caller::default()),
+        Ok(4)
+    );
+    let trained = probabilities(&session);
+    assert_ne!(trained, fresh, "the run's model answers");
+
+    let saved = block_on(async { session.lock().await.checkpoint().await })
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        train(&session, Start::New(config(2)), &Caller::default()),
+        Ok(8)
+    );
+    let info = block_on(session.lock()).load_checkpoint(&saved).unwrap();
+    assert_eq!(
+        (info.state.step, info.total_steps, info.finished),
+        (4, 4, true)
+    );
+    assert_eq!(probabilities(&session), trained, "the loaded model answers");
+    // The loaded checkpoint is what saving gives now.
+    let again = block_on(async { session.lock().await.checkpoint().await }).unwrap();
+    assert_eq!(again.to_bytes(), saved);
+}
+
+#[test]
+fn saving_needs_a_model_and_a_bad_checkpoint_changes_nothing() {
+    let session = session(false);
+    let err = block_on(async { session.lock().await.checkpoint().await }).unwrap_err();
+    assert_eq!(err.to_string(), "train or load a model before saving it");
+    let fresh = probabilities(&session);
+    let err = block_on(session.lock())
+        .load_checkpoint(b"not a checkpoint")
+        .unwrap_err();
+    assert_eq!(err.to_string(), "this is not a LeNet-5 checkpoint file");
+    assert_eq!(probabilities(&session), fresh);
+}
+
+#[test]
+fn loading_a_checkpoint_ends_the_run() {
+    let session = Arc::new(session(false));
+    train(&session, Start::New(config(1)), &Caller::default()).unwrap();
+    let saved = block_on(async { session.lock().await.checkpoint().await })
+        .unwrap()
+        .to_bytes();
+    let inner = session.clone();
+    let caller = Caller {
+        during_first_step: Some(Box::new(move || {
+            block_on(inner.lock()).load_checkpoint(&saved).unwrap();
+        })),
+        ..Default::default()
+    };
+    assert_eq!(
+        train(&session, Start::New(config(2)), &caller),
+        Err(Stop::Session(
+            "the training run was replaced by a loaded checkpoint".into()
+        ))
+    );
+    assert_eq!(caller.steps.borrow().len(), 1);
+}
+
+#[test]
+fn epochs_are_evaluated_when_a_test_set_is_loaded_unless_told() {
+    let evaluated = |test: bool, evaluate: Option<bool>| {
+        let session = session(test);
+        let caller = Caller::default();
+        let options = RunOptions {
+            evaluate_each_epoch: evaluate,
+            ..Default::default()
+        };
+        block_on(session.train(Start::New(config(2)), options, &caller)).unwrap();
+        let epochs = caller.epochs.borrow();
+        assert_eq!(epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), [1, 2]);
+        epochs
+            .iter()
+            .map(|e| e.evaluation.is_some())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(evaluated(true, None), [true, true]);
+    assert_eq!(evaluated(false, None), [false, false]);
+    assert_eq!(evaluated(true, Some(false)), [false, false]);
+    let session = session(false);
+    let options = RunOptions {
+        evaluate_each_epoch: Some(true),
+        ..Default::default()
+    };
+    let result = block_on(session.train(Start::New(config(1)), options, &Caller::default()));
+    assert_eq!(
+        result.unwrap_err(),
+        Stop::Session("load the test set before evaluating".into())
+    );
+}
+
+#[test]
+fn an_abort_stops_the_run_between_steps_keeping_its_weights() {
+    let session = session(false);
+    let caller = Caller {
+        abort_at: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(
+        train(&session, Start::New(config(2)), &caller),
+        Err(Stop::Aborted)
+    );
+    assert_eq!(caller.steps.borrow().len(), 3);
+    let position = block_on(session.lock()).position().unwrap();
+    assert_eq!(position.step, 3);
+}
+
+#[test]
+fn an_abort_cuts_short_a_paused_run() {
+    let session = session(false);
+    let caller = Caller {
+        pause_and_abort_at: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(
+        train(&session, Start::New(config(1)), &caller),
+        Err(Stop::Aborted)
+    );
+}
+
+#[test]
+fn an_abort_during_the_end_of_an_epoch_stops_the_run() {
+    let session = session(true);
+    let caller = Caller {
+        abort_at_epoch_end: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        train(&session, Start::New(config(1)), &caller),
+        Err(Stop::Aborted)
+    );
+    assert!(
+        caller.epochs.borrow().is_empty(),
+        "no report after the abort"
+    );
+}
+
+#[test]
+fn one_run_at_a_time() {
+    let session = Arc::new(session(false));
+    let inner = session.clone();
+    let second = Arc::new(RefCell::new(None));
+    let seen = second.clone();
+    let caller = Caller {
+        during_first_step: Some(Box::new(move || {
+            let result = block_on(inner.train(
+                Start::New(config(1)),
+                RunOptions::default(),
+                &Caller::default(),
+            ));
+            *seen.borrow_mut() = Some(result.map(|p| p.step));
+        })),
+        ..Default::default()
+    };
+    assert_eq!(train(&session, Start::New(config(1)), &caller), Ok(4));
+    assert_eq!(
+        second.borrow_mut().take(),
+        Some(Err(Stop::Session(
+            "this model is already training: abort that run (its signal) first".into()
+        )))
+    );
+    // Once the run is over, another may start.
+    assert_eq!(
+        train(&session, Start::New(config(1)), &Caller::default()),
+        Ok(4)
+    );
+}
+
+#[test]
+fn a_limit_is_a_whole_number_of_images() {
+    for bad in [0.0, -3.0, f64::NAN, 2.5, f64::INFINITY] {
+        let err = RunOptions::new(Some(bad), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid run options: limit must be a whole number of training images, at least 1, not {bad}"
+            )
+        );
+    }
+    let options = RunOptions::new(Some(64.0), Some(false)).unwrap();
+    assert_eq!(
+        (options.limit, options.evaluate_each_epoch),
+        (Some(64), Some(false))
+    );
+
+    let session = session(false);
+    let caller = Caller::default();
+    block_on(session.train(Start::New(config(1)), options, &caller)).unwrap();
+    assert_eq!(
+        caller.steps.borrow()[0].steps_per_epoch,
+        2,
+        "64 images in batches of 32"
+    );
+}
+
+#[test]
+fn resuming_needs_a_checkpoint_and_goes_on_from_it() {
+    let session = session(false);
+    let err = train(
+        &session,
+        Start::Resume(ResumeSettings::default()),
+        &Caller::default(),
+    );
+    assert_eq!(
+        err,
+        Err(Stop::Session("load a checkpoint before resuming".into()))
+    );
+
+    let caller = Caller {
+        abort_at: Some(2),
+        ..Default::default()
+    };
+    train(&session, Start::New(config(2)), &caller).unwrap_err();
+    let saved = block_on(async { session.lock().await.checkpoint().await })
+        .unwrap()
+        .to_bytes();
+    block_on(session.lock()).load_checkpoint(&saved).unwrap();
+    let caller = Caller::default();
+    let resume = Start::Resume(ResumeSettings { epochs: Some(3) });
+    assert_eq!(train(&session, resume, &caller), Ok(12));
+    assert_eq!(caller.steps.borrow()[0].step, 3);
+}
+
+#[test]
+fn a_backend_change_keeps_the_data_the_model_and_the_run() {
+    let session = session(true);
+    let caller = Caller {
+        abort_at: Some(2),
+        ..Default::default()
+    };
+    train(&session, Start::New(config(1)), &caller).unwrap_err();
+    let before = probabilities(&session);
+    block_on(session.move_to(ComputeDevice::cpu())).unwrap();
+    let counts = block_on(session.lock()).counts().unwrap();
+    assert_eq!((counts.train_count, counts.test_count), (128, Some(20)));
+    assert_eq!(probabilities(&session), before);
+    // The run goes on from where it was.
+    let caller = Caller::default();
+    assert_eq!(
+        train(&session, Start::Resume(ResumeSettings::default()), &caller),
+        Ok(4)
+    );
+    assert_eq!(caller.steps.borrow()[0].step, 3);
+}
+
+#[test]
+fn test_images_are_handed_out_by_index() {
+    let session = session(true);
+    let guard = block_on(session.lock());
+    assert_eq!(guard.test_image(3).unwrap(), digits(20).image(3));
+    assert_eq!(
+        guard.test_image(20).unwrap_err().to_string(),
+        "there is no test image 20: the test set has 20 (0 to 19)"
+    );
+}
+
+#[test]
+fn a_split_that_cannot_be_read_says_which() {
+    let err = Session::parse(Split::Test, b"", b"").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the test set could not be loaded: "),
+        "{err}"
+    );
+}
