@@ -10,6 +10,7 @@ const START_FRACTION: f64 = 0.1;
 /// How the learning rate moves over a run (serialised in camelCase: `"oneCycle"`). A schedule
 /// spans all the epochs of the run, so resuming a run with more epochs stretches it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub enum Schedule {
     /// The configured rate at every step.

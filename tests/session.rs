@@ -5,6 +5,7 @@
 use std::{
     cell::{Cell, RefCell},
     future::{Future, poll_fn},
+    rc::Rc,
     sync::Arc,
     task::Poll,
 };
@@ -100,10 +101,10 @@ impl RunHooks for Caller {
 
     fn on_step(&self, progress: &Progress) -> impl Future<Output = Result<(), Stop>> {
         self.steps.borrow_mut().push(progress.clone());
-        if progress.step == 1 {
-            if let Some(during) = &self.during_first_step {
-                during();
-            }
+        if progress.step == 1
+            && let Some(during) = &self.during_first_step
+        {
+            during();
         }
         let abort = Some(progress.step) == self.abort_at
             || (self.abort_at_epoch_end && progress.epoch_done);
@@ -296,7 +297,7 @@ fn an_abort_during_the_end_of_an_epoch_stops_the_run() {
 fn one_run_at_a_time() {
     let session = Arc::new(session(false));
     let inner = session.clone();
-    let second = Arc::new(RefCell::new(None));
+    let second = Rc::new(RefCell::new(None));
     let seen = second.clone();
     let caller = Caller {
         during_first_step: Some(Box::new(move || {

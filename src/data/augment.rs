@@ -23,6 +23,7 @@ pub const ELASTIC_ALPHA: f32 = 34.0;
 
 /// Which distortions the map stage applies to training images.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "lowercase")]
 pub enum Augmentation {
     /// Images as they are in the file.

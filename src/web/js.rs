@@ -145,10 +145,10 @@ impl Abort {
 
 impl Drop for Abort {
     fn drop(&mut self) {
-        if let Some(listener) = &self.listener {
-            if let Ok(remove) = get(&self.signal, "removeEventListener").dyn_into::<Function>() {
-                let _ = remove.call2(&self.signal, &"abort".into(), listener.as_ref());
-            }
+        if let Some(listener) = &self.listener
+            && let Ok(remove) = get(&self.signal, "removeEventListener").dyn_into::<Function>()
+        {
+            let _ = remove.call2(&self.signal, &"abort".into(), listener.as_ref());
         }
     }
 }

@@ -120,7 +120,7 @@ impl LeNet {
     /// the browser gives an adapter, otherwise the CPU, saying why in `fallbackReason`).
     /// Rejects when `"webgpu"` is asked for and cannot be had.
     pub async fn create(
-        #[wasm_bindgen(unchecked_param_type = "BackendChoice | undefined")] backend: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "BackendChoice")] backend: Option<String>,
     ) -> Result<LeNet, JsError> {
         console_error_panic_hook::set_once();
         let compute = select(backend).await?;
@@ -133,10 +133,10 @@ impl LeNet {
     /// The default training settings; with `optimizer`, the learning rate that suits it.
     #[wasm_bindgen(js_name = defaultSettings, unchecked_return_type = "Required<TrainingConfig>")]
     pub fn default_settings(
-        #[wasm_bindgen(unchecked_param_type = "\"adam\" | \"sgd\" | undefined")] optimizer: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "OptimizerKind")] optimizer: JsValue,
     ) -> Result<JsValue, JsError> {
         let optimizer: OptimizerKind = from_js(&optimizer)?;
-        Ok(to_js(&TrainingConfig::for_optimizer(optimizer))?)
+        to_js(&TrainingConfig::for_optimizer(optimizer))
     }
 
     /// The backend in use: `"webgpu"` or `"cpu"`.
@@ -156,7 +156,7 @@ impl LeNet {
     #[wasm_bindgen(js_name = setBackend)]
     pub async fn set_backend(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "BackendChoice | undefined")] backend: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "BackendChoice")] backend: Option<String>,
     ) -> Result<(), JsError> {
         let compute = select(backend).await?;
         self.session.move_to(compute.clone()).await?;
@@ -235,7 +235,7 @@ impl LeNet {
     #[wasm_bindgen(unchecked_return_type = "TrainResult")]
     pub async fn train(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "TrainOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "TrainOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
         let config: TrainingConfig = from_js(&without(&options, RUN_KEYS))?;
         self.run(Start::New(config), &options).await
@@ -246,7 +246,7 @@ impl LeNet {
     #[wasm_bindgen(unchecked_return_type = "TrainResult")]
     pub async fn resume(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ResumeOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ResumeOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
         let settings = from_js(&without(&options, RUN_KEYS))?;
         self.run(Start::Resume(settings), &options).await

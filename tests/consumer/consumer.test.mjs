@@ -53,7 +53,9 @@ function serve() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-test('a Vite app using the packed package trains, predicts, saves, reloads, resumes and aborts', { timeout: 300_000 }, async () => {
+/** Opens the consumer app (dist/, built by `make test-package`) in headless Chromium, runs
+ * `check(page)` there, and checks the page threw nothing. */
+async function inApp(check) {
   assert.ok(existsSync(join(DIST, 'index.html')), 'run `make test-package` (it builds dist/)');
   const server = await serve();
   const browser = await launchBrowser();
@@ -63,6 +65,16 @@ test('a Vite app using the packed package trains, predicts, saves, reloads, resu
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`http://127.0.0.1:${server.address().port}/`);
     await page.waitForFunction(() => document.querySelector('#status').textContent === 'ready');
+    await check(page);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+test('a Vite app using the packed package trains, predicts, saves, reloads, resumes and aborts', { timeout: 300_000 }, () =>
+  inApp(async (page) => {
     const report = await page.evaluate(() => window.runConsumerTest());
     console.log(`consumer: ${report.steps} steps, losses ${report.losses.map((l) => l.toFixed(3)).join(' ')}, test accuracy ${report.epochs[0]?.evaluation?.accuracy}, checkpoint ${report.checkpointBytes} bytes`);
 
@@ -85,22 +97,10 @@ test('a Vite app using the packed package trains, predicts, saves, reloads, resu
     assert.match(report.badCheckpoint, /not a LeNet-5 checkpoint/);
     assert.equal(report.abortedWith, 'AbortError');
     assert.equal(report.stepsBeforeAbort, 3, 'no step runs after the signal aborts');
-    assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    server.close();
-  }
-});
+  }));
 
-test('bad options, aborts (while paused, with a string reason), test images and a backend change follow the package rules', { timeout: 300_000 }, async () => {
-  const server = await serve();
-  const browser = await launchBrowser();
-  try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
-    await page.waitForFunction(() => document.querySelector('#status').textContent === 'ready');
+test('bad options, aborts (while paused, with a string reason), test images and a backend change follow the package rules', { timeout: 300_000 }, () =>
+  inApp(async (page) => {
     const rules = await page.evaluate(() => window.checkRules());
     assert.deepEqual(rules.adam, {
       epochs: 1, batchSize: 64, learningRate: 0.004, schedule: 'oneCycle', optimizer: 'adam', augmentation: 'affine', seed: 42, readEvery: 20,
@@ -113,20 +113,10 @@ test('bad options, aborts (while paused, with a string reason), test images and 
     assert.equal(rules.testImageLength, 784);
     assert.equal(rules.missingTestImage, 'there is no test image 10000: the test set has 10000 (0 to 9999)');
     assert.deepEqual(rules.afterBackendChange, { backend: 'cpu', total: 10_000, samePrediction: true });
-    assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    server.close();
-  }
-});
+  }));
 
-test('loadMnist() retries passing download failures and reports the rest clearly', { timeout: 120_000 }, async () => {
-  const server = await serve();
-  const browser = await launchBrowser();
-  try {
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
-    await page.waitForFunction(() => document.querySelector('#status').textContent === 'ready');
+test('loadMnist() retries passing download failures and reports the rest clearly', { timeout: 120_000 }, () =>
+  inApp(async (page) => {
     const load = (trainLabels) =>
       page.evaluate((labels) => window.tryLoadMnist({ trainImages: '/train-images-idx3-ubyte.gz', trainLabels: labels }), trainLabels);
     const LABELS = '/train-labels-idx1-ubyte.gz';
@@ -146,8 +136,4 @@ test('loadMnist() retries passing download failures and reports the rest clearly
     assert.equal(await bytes({ images: oneImage, labels: [] }), 'the training set could not be loaded: the labels file is empty');
     const cutShort = [...readFileSync(join(DIST, 'train-images-idx3-ubyte.gz')).subarray(0, 1000)];
     assert.match(await bytes({ images: cutShort, labels: [] }), /the images file is not a valid gzip file .*was the download cut short\?/);
-  } finally {
-    await browser.close();
-    server.close();
-  }
-});
+  }));
