@@ -18,6 +18,7 @@ use lenet_web::{
     model::LeNet5Config,
     optimizer::OptimizerKind,
     schedule::Schedule,
+    session::Session,
     training::{Trainer, TrainingError},
 };
 
@@ -310,7 +311,7 @@ fn weights(model: &lenet_web::model::LeNet5) -> Vec<f32> {
 }
 
 #[test]
-fn a_seed_gives_its_weights_while_other_threads_load_checkpoints() {
+fn a_seed_gives_its_weights_while_other_threads_make_models() {
     use std::sync::atomic::{AtomicBool, Ordering};
     let device = ComputeDevice::cpu().device;
     let train = Arc::new(common::test_set().take(64));
@@ -322,8 +323,11 @@ fn a_seed_gives_its_weights_while_other_threads_load_checkpoints() {
     let loading = AtomicBool::new(true);
     let same = std::thread::scope(|scope| {
         scope.spawn(|| {
+            // What a page does meanwhile: load a checkpoint, and create a fresh model that
+            // answers the draw pad.
             while loading.load(Ordering::Relaxed) {
                 checkpoint.model(&ComputeDevice::cpu().device).unwrap();
+                block_on(Session::new(ComputeDevice::cpu()).predict(&[0.5; 784])).unwrap();
             }
         });
         let same = (0..40).filter(|_| answer(&new_run()) == reference).count();
