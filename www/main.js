@@ -264,8 +264,9 @@ function downloadFile(bytes) {
 
 const handlers = {
   defaults(settings) {
+    // The form starts from them; a worker that replaces another leaves the form as it is.
+    if (!defaults) showOptions(settings.adam);
     defaults = settings;
-    showOptions(settings.adam);
   },
   started({ savedAt }) {
     // A worker that replaces one whose GPU device was lost goes on with the run: from the save
