@@ -199,6 +199,7 @@ async function checkRules(): Promise<Rules> {
   await lenet.setBackend('cpu');
   const after = await lenet.predict(pixels);
   const { total } = await lenet.evaluate();
+  const backend = lenet.backend;
   lenet.free();
   return {
     adam: LeNet.defaultSettings(),
@@ -210,7 +211,7 @@ async function checkRules(): Promise<Rules> {
     testImageLength: testImage.length,
     missingTestImage,
     afterBackendChange: {
-      backend: lenet.backend,
+      backend,
       total,
       samePrediction: after.every((p, i) => p === before[i]),
     },
