@@ -20,13 +20,16 @@ pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
         .map_err(js_error)
 }
 
-/// A plain JS object as `T`; `undefined` or `null` gives `T::default()`.
+/// A plain JS object as `T`; `undefined` or `null` gives `T::default()`. It goes through a
+/// JSON value so that every key reaches `T`'s checks: serde-wasm-bindgen reads only the fields a
+/// struct declares, so a misspelt option would pass unseen.
 pub fn from_js<T: DeserializeOwned + Default>(value: &JsValue) -> Result<T, JsError> {
     if value.is_undefined() || value.is_null() {
-        Ok(T::default())
-    } else {
-        serde_wasm_bindgen::from_value(value.clone()).map_err(js_error)
+        return Ok(T::default());
     }
+    let json: serde_json::Value =
+        serde_wasm_bindgen::from_value(value.clone()).map_err(js_error)?;
+    serde_json::from_value(json).map_err(js_error)
 }
 
 /// `object[key]`, or `undefined` when `object` is not an object.
