@@ -186,11 +186,6 @@ impl Session {
         }
     }
 
-    /// The device the session trains and predicts on.
-    pub fn compute(&self) -> &ComputeDevice {
-        &self.compute
-    }
-
     /// A split read from the bytes of its IDX images and labels files (gzipped or not).
     pub fn parse(
         split: Split,
