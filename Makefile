@@ -83,13 +83,15 @@ browser:
 ## The npm package in pkg/ (release build, ES module for the browser; wasm-opt from npm's
 ## binaryen then strips the function names that the release profile keeps for profiling), and
 ## the page's chart library (uPlot, from node_modules) vendored into www/vendor/: the page loads
-## nothing from other origins.
+## nothing from other origins. Last, brotli (.br) and gzip (.gz) copies of the page's scripts,
+## styles and .wasm, which the development server sends to browsers that accept them.
 build: npm
 	wasm-pack build --release --target web --out-dir pkg
 	node_modules/.bin/wasm-opt pkg/lenet_web_bg.wasm --strip-debug --strip-producers -o pkg/lenet_web_bg.wasm
 	@ls -l pkg/*.wasm | awk '{ printf "pkg .wasm: %s bytes\n", $$5 }'
 	mkdir -p www/vendor
 	cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE www/vendor/
+	node scripts/compress.mjs pkg/lenet_web_bg.wasm pkg/lenet_web.js www/*.js www/*.css www/vendor/*.js www/vendor/*.css
 
 serve:
 	python3 scripts/serve.py $(PORT)
@@ -109,10 +111,13 @@ lint:
 test-native:
 	$(LINTED) cargo test
 
-## The browser tests, their wasm32 build linted as it compiles (see LINTED).
+## The browser tests, their wasm32 build linted as it compiles (see LINTED). They build in the
+## release profile, so they reuse every dependency `make build` compiled for wasm32 and test the
+## code the package ships (a dev-profile build compiled burn for wasm32 a second time: 15 to 25
+## minutes on a fresh machine).
 test-browser: export WASM_BINDGEN_TEST_TIMEOUT = 600
 test-browser:
-	$(LINTED) wasm-pack test --headless --chrome --chromedriver $(CHROMEDRIVER) -- --test web
+	$(LINTED) wasm-pack test --release --headless --chrome --chromedriver $(CHROMEDRIVER) -- --test web
 
 test-e2e:
 	npm run test:e2e
