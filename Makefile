@@ -29,11 +29,13 @@ test:
 	done; \
 	printf '\nmake test: time per stage\n%b  %-13s %4d s\n' "$$times" total $$(( $$(date +%s) - all ))
 
-## The benchmark (not part of `make test`): natively, then in Chromium against TensorFlow.js;
-## tables, and target/bench/native.json and bench.json.
+## The benchmark (not part of `make test`): natively, then in Chromium against TensorFlow.js and
+## jax-js, then the page's first visit on a 20 Mbit/s link with and without compression; tables,
+## and target/bench/native.json, bench.json and first-visit.json.
 bench: setup browser build
 	cargo bench --bench native
 	node tests/bench/bench.mjs
+	node tests/bench/first-visit.mjs
 
 ## The fuzz targets in tests/fuzz/ (not part of `make test`): the IDX parser, then the checkpoint
 ## loader, each for FUZZ_SECONDS under libFuzzer (cargo-fuzz, on nightly), then how many inputs

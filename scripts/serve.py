@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Serves the demo page on http://127.0.0.1:8080 (or PORT): index.html, www/, pkg/ and data/
 of the repository, nothing else, with a strict Content-Security-Policy (the page loads nothing
-from other origins and runs no inline script).
+from other origins and runs no inline script), cross-origin isolated (COOP and COEP), and the
+brotli or gzip copy `make build` wrote of a file (scripts/compress.mjs) to a browser that
+accepts it, while that copy is not older than the file.
 
 Usage: serve.py [PORT]   (0 picks a free port; the address served is printed first)
 """
 
 import http.server
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -19,6 +22,8 @@ CSP = (
     "img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+# The suffix of each pre-compressed copy, by content coding, the preferred first.
+COPIES = {"br": ".br", "gzip": ".gz"}
 
 
 def is_served(file):
@@ -34,6 +39,35 @@ def is_served(file):
         return False
 
 
+def accepted_codings(accept_encoding):
+    """The content codings an Accept-Encoding header accepts: those it names without q=0."""
+    accepted = set()
+    for item in accept_encoding.split(","):
+        coding, *params = [part.strip() for part in item.split(";")]
+        q = next((p[2:] for p in params if p.startswith("q=")), "1")
+        try:
+            if float(q) > 0:
+                accepted.add(coding.lower())
+        except ValueError:
+            pass
+    return accepted
+
+
+def copy_to_send(file, accept_encoding):
+    """The coding of the pre-compressed copy of `file` to send instead of it, or None: the first
+    of COPIES that the request accepts and that exists, is served, and is not older than
+    `file` (a copy older than its file is out of date)."""
+    if not os.path.isfile(file):
+        return None
+    accepted = accepted_codings(accept_encoding)
+    for coding, suffix in COPIES.items():
+        copy = file + suffix
+        fresh = os.path.isfile(copy) and os.path.getmtime(copy) >= os.path.getmtime(file)
+        if coding in accepted and fresh and is_served(copy):
+            return coding
+    return None
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
@@ -42,14 +76,40 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         ".gz": "application/gzip",
     }
 
+    # The coding of the pre-compressed copy this response sends, or None.
+    coding = None
+
     def send_head(self):
         # GET and HEAD both come through here.
-        if not is_served(self.translate_path(self.path)):
+        self.coding = None
+        file = self.translate_path(self.path)
+        if not is_served(file):
             self.send_error(404, "Not served")
             return None
+        self.coding = copy_to_send(file, self.headers.get("Accept-Encoding", ""))
         return super().send_head()
 
+    def translate_path(self, path):
+        # Once send_head has chosen a copy, the request maps to it: the standard send_head then
+        # opens the copy and sends its length and date (or 304 Not Modified).
+        file = super().translate_path(path)
+        return file + COPIES[self.coding] if self.coding else file
+
+    def guess_type(self, path):
+        if self.coding:
+            path = path.removesuffix(COPIES[self.coding])
+        return super().guess_type(path)
+
+    def send_error(self, *args, **kwargs):
+        self.coding = None  # an error page is never compressed
+        super().send_error(*args, **kwargs)
+
     def end_headers(self):
+        if self.coding:
+            self.send_header("Content-Encoding", self.coding)
+        self.send_header("Vary", "Accept-Encoding")
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         self.send_header("Content-Security-Policy", CSP)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-cache")

@@ -8,10 +8,11 @@
 //!   [`metrics`], [`schedule`], [`drawpad`], [`device`] (the backend choice);
 //! - [`optimizer`] (Adam and SGD and their state), then [`config`] (a run's settings);
 //! - [`checkpoint`] (a run saved as bytes), [`inference`] (evaluation and prediction);
-//! - [`training`] (the step-at-a-time loop);
+//! - [`training`] (the step-at-a-time loop), then [`calibration`] (`auto` by measurement);
 //! - [`session`] (what a user holds between calls, and its rules);
 //! - [`web`] (the JS surface, on wasm32 only).
 
+pub mod calibration;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

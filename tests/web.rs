@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use lenet_web::{
+    calibration::Calibration,
     checkpoint::Checkpoint,
     config::TrainingConfig,
     data::{IMAGE_PIXELS, MnistDataset},
@@ -14,6 +15,8 @@ use lenet_web::{
     training::Trainer,
     web::LeNet,
 };
+use serde::Serialize;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -118,12 +121,52 @@ async fn trains_on_webgpu() {
 
 #[wasm_bindgen_test]
 async fn the_js_surface_uses_the_backend_asked_for() {
-    let cpu = LeNet::create(Some("cpu".into())).await.unwrap();
+    let none = JsValue::UNDEFINED;
+    let cpu = LeNet::create(Some("cpu".into()), none.clone())
+        .await
+        .unwrap();
     assert_eq!(cpu.backend(), "cpu");
     assert_eq!(cpu.fallback_reason(), None);
-    let gpu = LeNet::create(Some("webgpu".into())).await.unwrap();
+    assert!(cpu.calibration().unwrap().is_undefined());
+    let gpu = LeNet::create(Some("webgpu".into()), none.clone())
+        .await
+        .unwrap();
     assert_eq!(gpu.backend(), "webgpu");
-    let auto = LeNet::create(Some("auto".into())).await.unwrap();
-    assert_eq!(auto.backend(), "webgpu");
-    assert!(LeNet::create(Some("tpu".into())).await.is_err());
+    assert!(LeNet::create(Some("tpu".into()), none).await.is_err());
+}
+
+/// `auto` times both backends and takes the faster; a measurement kept from before is reused
+/// instead (here one that says the opposite of the real one, to tell the two apart).
+#[wasm_bindgen_test]
+async fn auto_takes_the_backend_that_trains_faster() {
+    let auto = LeNet::create(Some("auto".into()), JsValue::UNDEFINED)
+        .await
+        .unwrap();
+    let measured: Calibration = serde_wasm_bindgen::from_value(auto.calibration().unwrap())
+        .expect("auto measured both backends");
+    assert!(measured.cpu > 0.0 && measured.webgpu > 0.0, "{measured:?}");
+    assert_eq!(auto.backend(), measured.faster().name());
+    if measured.faster() == Backend::Cpu {
+        assert_eq!(auto.fallback_reason(), Some(measured.reason()));
+    }
+
+    let opposite = Calibration {
+        cpu: measured.webgpu,
+        webgpu: measured.cpu,
+        ..measured.clone()
+    };
+    let options = js_object(serde_json::json!({ "calibration": opposite }));
+    let remembered = LeNet::create(Some("auto".into()), options).await.unwrap();
+    assert_eq!(remembered.backend(), opposite.faster().name());
+    assert_ne!(remembered.backend(), auto.backend());
+
+    let bad = js_object(serde_json::json!({ "calibration": { "cpu": 1 } }));
+    assert!(LeNet::create(Some("auto".into()), bad).await.is_err());
+}
+
+/// `value` as a plain JS object (as options reach the package from JS).
+fn js_object(value: serde_json::Value) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap()
 }

@@ -1,9 +1,11 @@
 // The saved training run in IndexedDB: the latest checkpoint with its charts, so a reload can
-// go on where training stopped.
+// go on where training stopped; and what the package's "auto" measured, so a reload chooses
+// the backend at once.
 
 const DB_NAME = 'lenet-web';
 const STORE = 'runs';
 const KEY = 'latest';
+const CALIBRATION_KEY = 'calibration';
 
 function openDb() {
   return new Promise((resolve, reject) => {
@@ -46,4 +48,14 @@ export function loadRun() {
 /** Deletes the saved run. */
 export function forgetRun() {
   return withStore('readwrite', (store) => store.delete(KEY));
+}
+
+/** Keeps what "auto" measured (`lenet.calibration`). */
+export function saveCalibration(calibration) {
+  return withStore('readwrite', (store) => store.put(calibration, CALIBRATION_KEY));
+}
+
+/** What "auto" measured before, or undefined. */
+export function loadCalibration() {
+  return withStore('readonly', (store) => store.get(CALIBRATION_KEY));
 }

@@ -11,7 +11,7 @@
 
 import init, { LeNet } from '../pkg/lenet_web.js';
 import { downloadMnist, forgetMnist } from './mnist.js';
-import { forgetRun, loadRun, saveRun } from './store.js';
+import { forgetRun, loadCalibration, loadRun, saveCalibration, saveRun } from './store.js';
 
 /** Misclassified test digits sent to the page after an evaluation. */
 const MISTAKES_SHOWN = 60;
@@ -56,16 +56,28 @@ function post(status, data = {}, transfer = []) {
 }
 
 /** Makes the model run on `choice` ('auto' | 'webgpu' | 'cpu'); the package keeps the data,
- * the model and the run to resume. */
+ * the model and the run to resume. WebGPU asked for but not to be had (no WebGPU, no adapter,
+ * no device) gives the CPU, saying why. */
 async function useBackend(choice) {
   if (choice === lenetBackend) return;
-  // WebGPU asked for but not to be had (no WebGPU, no adapter, no device) is 'auto' falling
-  // back: the CPU, saying why.
-  const request = choice === 'webgpu' ? 'auto' : choice;
-  if (lenet) await lenet.setBackend(request);
-  else lenet = await LeNet.create(request);
+  let fallbackReason;
+  try {
+    await switchTo(choice);
+  } catch (e) {
+    if (choice !== 'webgpu') throw e;
+    fallbackReason = e.message;
+    await switchTo('cpu');
+  }
   lenetBackend = choice;
-  post('backend', { backend: lenet.backend, fallbackReason: lenet.fallbackReason });
+  const { calibration } = lenet;
+  if (calibration) await saveCalibration(calibration).catch(() => {});
+  post('backend', { backend: lenet.backend, fallbackReason: fallbackReason ?? lenet.fallbackReason, calibration });
+}
+
+/** `setBackend`, or `create` for the first model; "auto" reuses the measurement kept before. */
+async function switchTo(request) {
+  if (lenet) await lenet.setBackend(request);
+  else lenet = await LeNet.create(request, { calibration: await loadCalibration().catch(() => undefined) });
 }
 
 /** Starts up: the package's default settings, the backend, MNIST, then the saved run; ends

@@ -189,6 +189,28 @@ impl Drop for Yielder {
     }
 }
 
+/// The WebGPU adapter as the platform describes it ("vendor architecture description", e.g.
+/// "google swiftshader SwiftShader Device (Subzero)"), or "" when it says nothing.
+pub async fn adapter_description() -> String {
+    let gpu = get(&get(&js_sys::global(), "navigator"), "gpu");
+    let request = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .and_then(|f| f.call0(&gpu).ok())
+        .and_then(|p| p.dyn_into::<Promise>().ok());
+    let Some(request) = request else {
+        return String::new();
+    };
+    let info = get(&JsFuture::from(request).await.unwrap_or_default(), "info");
+    let parts = ["vendor", "architecture", "description"].map(|key| get(&info, key).as_string());
+    parts
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Tries per download: a failed connection, a server error or a body cut off midway is tried
 /// again, after 1 s and then 2 s; a missing file (4xx) is not.
 const DOWNLOAD_TRIES: u32 = 3;

@@ -12,9 +12,10 @@ use js_sys::{Float32Array, Function};
 use wasm_bindgen::prelude::*;
 
 use crate::{
+    calibration::{self, Calibration},
     config::TrainingConfig,
     data::NUM_CLASSES,
-    device::{BackendRequest, ComputeDevice},
+    device::{Backend, BackendRequest, ComputeDevice},
     drawpad,
     metrics::top,
     optimizer::OptimizerKind,
@@ -27,8 +28,15 @@ use js::{Abort, Yielder, call, callback, from_js, get, js_error, to_js, without}
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
-/** Where to train: WebGPU, the CPU, or WebGPU when the browser has it ("auto"). */
+/** Where to train: WebGPU, the CPU, or whichever of them trains faster here ("auto"). */
 export type BackendChoice = "auto" | "webgpu" | "cpu";
+
+/** Options of `LeNet.create()`. */
+export interface CreateOptions {
+  /** A measurement `"auto"` made before (`lenet.calibration`, kept by the app): reused when it
+   * was made of the same adapter by the same version of the package, instead of measuring. */
+  calibration?: Calibration;
+}
 
 /** Settings of a training run (the generated `TrainingConfig`); every one is optional. */
 export type TrainingSettings = TrainingConfig;
@@ -90,6 +98,8 @@ pub struct LeNet {
     session: SharedSession,
     /// The device in use, as the getters report it (the session's own copy sits behind its lock).
     compute: RefCell<ComputeDevice>,
+    /// What `"auto"` measured, if it measured.
+    calibration: RefCell<Option<Calibration>>,
 }
 
 /// Errors of the session reach JS as `Error` objects (as `JsError` makes them).
@@ -99,16 +109,26 @@ impl From<SessionError> for JsValue {
     }
 }
 
-/// A device for `backend` (`"auto"` when missing).
-async fn select(backend: Option<String>) -> Result<ComputeDevice, JsError> {
+/// A device for `backend` (`"auto"` when missing), and what `"auto"` measured to choose it
+/// when it had WebGPU to choose from (by `remembered`, when that applies).
+async fn select(
+    backend: Option<String>,
+    remembered: Option<Calibration>,
+) -> Result<(ComputeDevice, Option<Calibration>), JsError> {
     let request: BackendRequest = backend
         .as_deref()
         .unwrap_or("auto")
         .parse()
         .map_err(js_error)?;
-    ComputeDevice::select(request, webgpu_present())
+    let device = ComputeDevice::select(request, webgpu_present())
         .await
-        .map_err(js_error)
+        .map_err(js_error)?;
+    if request != BackendRequest::Auto || device.backend != Backend::WebGpu {
+        return Ok((device, None));
+    }
+    let adapter = js::adapter_description().await;
+    let (device, calibration) = calibration::choose(device, &adapter, remembered).await;
+    Ok((device, calibration.ok()))
 }
 
 /// The keys of `RunOptions`, which `train()` and `resume()` take besides their settings.
@@ -116,18 +136,39 @@ const RUN_KEYS: &[&str] = &["limit", "evaluateEachEpoch", "signal", "onStep", "o
 
 #[wasm_bindgen]
 impl LeNet {
-    /// A fresh LeNet-5 on `backend`: `"webgpu"`, `"cpu"`, or `"auto"` (the default: WebGPU when
-    /// the browser gives an adapter, otherwise the CPU, saying why in `fallbackReason`).
-    /// Rejects when `"webgpu"` is asked for and cannot be had.
+    /// A fresh LeNet-5 on `backend`: `"webgpu"`, `"cpu"`, or `"auto"` (the default). `"auto"`
+    /// times a few training steps on WebGPU and on the CPU (a second or a few; see
+    /// `calibration`) and takes the faster, saying why in `fallbackReason` when that is the
+    /// CPU; without WebGPU it takes the CPU and says why. Rejects when `"webgpu"` is asked for
+    /// and cannot be had.
     pub async fn create(
         #[wasm_bindgen(unchecked_optional_param_type = "BackendChoice")] backend: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "CreateOptions")] options: JsValue,
     ) -> Result<LeNet, JsError> {
         console_error_panic_hook::set_once();
-        let compute = select(backend).await?;
+        let remembered: Option<Calibration> = from_js(&get(&options, "calibration"))
+            .map_err(|_| {
+                JsError::new(
+                    "create(): `calibration` is not a measurement that \"auto\" made (lenet.calibration)",
+                )
+            })?;
+        let (compute, calibration) = select(backend, remembered).await?;
         Ok(LeNet {
             session: SharedSession::new(Session::new(compute.clone())),
             compute: RefCell::new(compute),
+            calibration: RefCell::new(calibration),
         })
+    }
+
+    /// What `"auto"` measured (training images per second on each backend, and the adapter),
+    /// or `undefined` when it had no WebGPU to choose from or another backend was asked for.
+    /// Keep it (e.g. in IndexedDB) and pass it to `create()` to choose at once next time.
+    #[wasm_bindgen(getter, unchecked_return_type = "Calibration | undefined")]
+    pub fn calibration(&self) -> Result<JsValue, JsError> {
+        match &*self.calibration.borrow() {
+            Some(c) => to_js(c),
+            None => Ok(JsValue::UNDEFINED),
+        }
     }
 
     /// The default training settings; with `optimizer`, the learning rate that suits it.
@@ -145,7 +186,8 @@ impl LeNet {
         self.compute.borrow().backend.name().to_owned()
     }
 
-    /// Why `"auto"` fell back to the CPU, or `undefined`.
+    /// Why `"auto"` chose the CPU (what it measured, or why WebGPU could not be had), or
+    /// `undefined`.
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
         self.compute.borrow().fallback_reason.clone()
@@ -158,9 +200,13 @@ impl LeNet {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "BackendChoice")] backend: Option<String>,
     ) -> Result<(), JsError> {
-        let compute = select(backend).await?;
+        let remembered = self.calibration.borrow().clone();
+        let (compute, calibration) = select(backend, remembered).await?;
         self.session.move_to(compute.clone()).await?;
         *self.compute.borrow_mut() = compute;
+        if calibration.is_some() {
+            *self.calibration.borrow_mut() = calibration;
+        }
         Ok(())
     }
 
