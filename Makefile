@@ -71,7 +71,7 @@ data:
 	python3 scripts/fetch_mnist.py data
 
 ## uPlot (the page's charts), playwright-core (the end-to-end tests and the benchmark),
-## binaryen (wasm-opt, for the build) and TensorFlow.js (the benchmark's comparison).
+## binaryen (wasm-opt, for the build), TensorFlow.js and jax-js (the benchmark's peers).
 npm: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json
 	npm install --no-audit --no-fund
