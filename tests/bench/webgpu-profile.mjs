@@ -24,8 +24,7 @@
 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { MNIST_PATHS, startServer } from '../e2e/browser.mjs';
+import { MNIST_PATHS, launchBrowser, startServer } from '../e2e/browser.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = `${ROOT}/target/bench`;
@@ -35,17 +34,6 @@ const STEPS = Number(process.env.PROFILE_STEPS ?? READ_EVERY);
 const BATCH_SIZE = Number(process.env.PROFILE_BATCH ?? 64);
 const TIMESTAMPS = process.env.PROFILE_TIMESTAMPS !== '0';
 const EXTRA_FLAGS = (process.env.PROFILE_FLAGS ?? '--enable-webgpu-developer-features').split(/\s+/).filter(Boolean);
-/** Chromium's flags in tests/e2e/browser.mjs (root, a closed network, WebGPU on SwiftShader). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-  '--enable-unsafe-webgpu',
-];
 
 /**
  * Runs in the page before any of its scripts: wraps the WebGPU API to count calls and time
@@ -380,7 +368,7 @@ async function train({ warmup, steps, batchSize, readEvery, mnist }) {
 
 /** One run in a fresh browser, instrumented or not. */
 async function run(instrumented) {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...EXTRA_FLAGS] });
+  const browser = await launchBrowser({ webgpu: true, flags: EXTRA_FLAGS });
   const server = await startServer();
   try {
     const page = await browser.newPage();

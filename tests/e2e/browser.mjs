@@ -48,13 +48,14 @@ export function startServer() {
 
 /**
  * Launches the system Chromium headless.
- * @param {{ webgpu?: boolean }} options webgpu: expose SwiftShader's WebGPU adapter
+ * @param {{ webgpu?: boolean, flags?: string[] }} options webgpu: expose SwiftShader's WebGPU
+ *   adapter; flags: more Chromium flags
  */
-export async function launchBrowser({ webgpu = false } = {}) {
+export async function launchBrowser({ webgpu = false, flags = [] } = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: webgpu ? [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] : CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...flags],
   });
 }
 
