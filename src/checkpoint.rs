@@ -160,6 +160,13 @@ impl Checkpoint {
         })
     }
 
+    /// The checkpoint without the optimizer's state: the model to ship once trained (smaller; a
+    /// run resumed from it starts its optimizer afresh).
+    pub fn without_optimizer(mut self) -> Self {
+        self.optimizer.clear();
+        self
+    }
+
     /// True when the optimizer's state was saved (it is, once the run has taken a step).
     pub fn has_optimizer(&self) -> bool {
         !self.optimizer.is_empty()

@@ -26,9 +26,24 @@ pub enum DrawingError {
     Blank,
 }
 
+/// How a digit is drawn: dark strokes on a light or transparent ground (a draw pad, ink on
+/// paper), or light strokes on a dark or transparent one (chalk on a board, MNIST itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ink {
+    #[default]
+    DarkOnLight,
+    LightOnDark,
+}
+
 /// A drawing's ink from RGBA pixels (a canvas's `ImageData`): the alpha channel scaled by how dark
-/// the colour is, so dark strokes on a transparent or white canvas both count as ink (0-1).
-pub fn ink_from_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Vec<f32>, DrawingError> {
+/// (or, for `Ink::LightOnDark`, how light) the colour is, so strokes on a transparent or a plain
+/// ground both count as ink (0-1).
+pub fn ink_from_rgba(
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+    ink: Ink,
+) -> Result<Vec<f32>, DrawingError> {
     if rgba.len() != width * height * 4 || width == 0 || height == 0 {
         return Err(DrawingError::WrongSize {
             width,
@@ -41,7 +56,11 @@ pub fn ink_from_rgba(rgba: &[u8], width: usize, height: usize) -> Result<Vec<f32
         .map(|p| {
             let luminance =
                 (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) / 255.0;
-            (1.0 - luminance) * p[3] as f32 / 255.0
+            let level = match ink {
+                Ink::DarkOnLight => 1.0 - luminance,
+                Ink::LightOnDark => luminance,
+            };
+            level * p[3] as f32 / 255.0
         })
         .collect())
 }
@@ -153,15 +172,23 @@ mod tests {
     #[test]
     fn rgba_of_the_wrong_size_is_an_error() {
         assert!(matches!(
-            ink_from_rgba(&[0; 15], 2, 2),
+            ink_from_rgba(&[0; 15], 2, 2, Ink::DarkOnLight),
             Err(DrawingError::WrongSize { .. })
         ));
     }
 
     #[test]
     fn black_stroke_on_white_and_on_transparent_is_ink() {
-        let ink = ink_from_rgba(&[0, 0, 0, 255, 255, 255, 255, 255, 0, 0, 0, 0], 3, 1).unwrap();
+        let rgba = [0, 0, 0, 255, 255, 255, 255, 255, 0, 0, 0, 0];
+        let ink = ink_from_rgba(&rgba, 3, 1, Ink::DarkOnLight).unwrap();
         assert_eq!(ink, [1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn white_stroke_on_black_and_on_transparent_is_light_ink() {
+        let rgba = [0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 0];
+        let ink = ink_from_rgba(&rgba, 3, 1, Ink::LightOnDark).unwrap();
+        assert_eq!(ink, [0.0, 1.0, 0.0]);
     }
 
     #[test]

@@ -20,6 +20,10 @@ use crate::{
 pub enum InferenceError {
     #[error("an image to classify has {IMAGE_PIXELS} grey levels (28x28), not {0}")]
     ImageSize(usize),
+    #[error(
+        "images to classify hold {IMAGE_PIXELS} grey levels (28x28) each; {0} grey levels are not a whole number of images"
+    )]
+    BatchSize(usize),
     #[error("reading the results back from the device failed: {0}")]
     Device(String),
 }
@@ -71,22 +75,41 @@ pub async fn predict(model: &LeNet5, image: &[f32]) -> Result<[f32; NUM_CLASSES]
     if image.len() != IMAGE_PIXELS {
         return Err(InferenceError::ImageSize(image.len()));
     }
+    let probabilities = predict_batch(model, image).await?;
+    Ok(probabilities
+        .try_into()
+        .expect("one image, NUM_CLASSES probabilities"))
+}
+
+/// Probabilities of each digit (10 per image, in order) for images of 784 grey levels each (0-1,
+/// as for [`predict`]) laid end to end, in forward passes of [`EVAL_BATCH`] images.
+pub async fn predict_batch(model: &LeNet5, images: &[f32]) -> Result<Vec<f32>, InferenceError> {
+    if images.is_empty() || !images.len().is_multiple_of(IMAGE_PIXELS) {
+        return Err(InferenceError::BatchSize(images.len()));
+    }
     let model = model.valid();
     let device = model_device(&model);
-    let pixels: Vec<f32> = image
-        .iter()
-        .map(|&v| normalize((v.clamp(0.0, 1.0) * 255.0).round() as u8))
+    let batches: Vec<Tensor<2>> = images
+        .chunks(EVAL_BATCH * IMAGE_PIXELS)
+        .map(|chunk| {
+            // As the training images were: 0-255 grey levels, normalised.
+            let pixels: Vec<f32> = chunk
+                .iter()
+                .map(|&v| normalize((v.clamp(0.0, 1.0) * 255.0).round() as u8))
+                .collect();
+            let n = chunk.len() / IMAGE_PIXELS;
+            let images = Tensor::<4>::from_data(
+                TensorData::new(pixels, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+                &device,
+            );
+            model.probabilities(images)
+        })
         .collect();
-    let images = Tensor::<4>::from_data(
-        TensorData::new(pixels, [1, 1, IMAGE_SIDE, IMAGE_SIDE]),
-        &device,
-    );
-    let probs = model.probabilities(images).into_data_async().await?;
-    let mut out = [0.0; NUM_CLASSES];
-    for (o, p) in out.iter_mut().zip(probs.iter::<f32>()) {
-        *o = p;
-    }
-    Ok(out)
+    Ok(Tensor::cat(batches, 0)
+        .into_data_async()
+        .await?
+        .iter::<f32>()
+        .collect())
 }
 
 fn model_device(model: &LeNet5) -> Device {

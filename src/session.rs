@@ -28,7 +28,7 @@ use thiserror::Error;
 use crate::{
     checkpoint::{Checkpoint, CheckpointError, CheckpointInfo},
     config::TrainingConfig,
-    data::{DatasetError, MnistDataset, NUM_CLASSES},
+    data::{DatasetError, GreyLevels, MnistDataset, NUM_CLASSES},
     device::ComputeDevice,
     inference::{self, InferenceError},
     metrics::EvaluationReport,
@@ -68,6 +68,73 @@ pub enum SessionError {
     Checkpoint(#[from] CheckpointError),
     #[error(transparent)]
     Inference(#[from] InferenceError),
+}
+
+/// The kinds of failure a caller can tell apart: the JS surface names each error after its kind
+/// (`error.name`), so an app can branch on it instead of on the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A data set that is missing, or files or arrays that are not a usable split.
+    Dataset,
+    /// A file that could not be fetched.
+    Download,
+    /// Bytes that are not a checkpoint of this model, or no checkpoint where one is needed.
+    Checkpoint,
+    /// Training stopped on a loss that is not finite or far too high.
+    Diverged,
+    /// WebGPU asked for and not to be had.
+    WebGpuUnavailable,
+    /// A drawing or image that cannot be classified.
+    Drawing,
+    /// Settings or options that are not valid.
+    Settings,
+    /// A call at the wrong time (already training, training on a backend change, ...).
+    State,
+    /// The GPU device failed while working.
+    Device,
+}
+
+impl ErrorKind {
+    /// The error's name in JS.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Dataset => "DatasetError",
+            ErrorKind::Download => "DownloadError",
+            ErrorKind::Checkpoint => "CheckpointError",
+            ErrorKind::Diverged => "DivergedError",
+            ErrorKind::WebGpuUnavailable => "WebGpuUnavailableError",
+            ErrorKind::Drawing => "DrawingError",
+            ErrorKind::Settings => "SettingsError",
+            ErrorKind::State => "StateError",
+            ErrorKind::Device => "DeviceError",
+        }
+    }
+}
+
+impl SessionError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SessionError::Dataset { .. }
+            | SessionError::NoTrainingSet
+            | SessionError::NoTestSet => ErrorKind::Dataset,
+            SessionError::NoTestImage { .. } | SessionError::Options(_) => ErrorKind::Settings,
+            SessionError::NothingToResume
+            | SessionError::NothingToSave
+            | SessionError::Checkpoint(_)
+            | SessionError::Training(TrainingError::Checkpoint(_)) => ErrorKind::Checkpoint,
+            SessionError::RunReplaced
+            | SessionError::AlreadyTraining
+            | SessionError::TrainingOnChange => ErrorKind::State,
+            SessionError::Training(TrainingError::Diverged { .. }) => ErrorKind::Diverged,
+            SessionError::Training(TrainingError::Settings(_)) => ErrorKind::Settings,
+            SessionError::Training(TrainingError::Device(_))
+            | SessionError::Inference(InferenceError::Device(_)) => ErrorKind::Device,
+            SessionError::Inference(
+                InferenceError::ImageSize(_) | InferenceError::BatchSize(_),
+            ) => ErrorKind::Drawing,
+        }
+    }
 }
 
 /// The two MNIST splits a session holds.
@@ -200,6 +267,20 @@ impl Session {
             })
     }
 
+    /// A split from an app's own images and labels (see [`MnistDataset::from_arrays`]).
+    pub fn from_arrays(
+        split: Split,
+        images: GreyLevels,
+        labels: &[f64],
+    ) -> Result<Arc<MnistDataset>, SessionError> {
+        MnistDataset::from_arrays(images, labels)
+            .map(Arc::new)
+            .map_err(|source| SessionError::Dataset {
+                split: split.name(),
+                source,
+            })
+    }
+
     /// Makes `set` the session's `split`; returns its number of images.
     pub fn set(&mut self, split: Split, set: Arc<MnistDataset>) -> usize {
         let slot = match split {
@@ -304,6 +385,12 @@ impl Session {
     /// ink, row-major).
     pub async fn predict(&self, image: &[f32]) -> Result<[f32; NUM_CLASSES], SessionError> {
         Ok(inference::predict(self.model(), image).await?)
+    }
+
+    /// Probabilities of the digits 0-9 (ten per image, in order) for images of 784 grey levels
+    /// each, laid end to end.
+    pub async fn predict_batch(&self, images: &[f32]) -> Result<Vec<f32>, SessionError> {
+        Ok(inference::predict_batch(self.model(), images).await?)
     }
 
     /// The current or last run as a checkpoint, or else the checkpoint loaded last.

@@ -13,11 +13,11 @@ use std::{
 use futures_lite::future::block_on;
 use lenet_web::{
     config::TrainingConfig,
-    data::{IMAGE_PIXELS, MnistDataset},
+    data::{GreyLevels, IMAGE_PIXELS, MnistDataset},
     device::ComputeDevice,
     session::{
-        EpochReport, ResumeSettings, RunHooks, RunOptions, Session, SessionError, SharedSession,
-        Split, Start,
+        EpochReport, ErrorKind, ResumeSettings, RunHooks, RunOptions, Session, SessionError,
+        SharedSession, Split, Start,
     },
     training::Progress,
 };
@@ -177,6 +177,18 @@ fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
     // The loaded checkpoint is what saving gives now.
     let again = block_on(async { session.lock().await.checkpoint().await }).unwrap();
     assert_eq!(again.to_bytes(), saved);
+
+    // Without the optimizer's state: smaller, and the same model.
+    let shipped = again.without_optimizer().to_bytes();
+    assert!(
+        shipped.len() < saved.len() / 2,
+        "{} of {}",
+        shipped.len(),
+        saved.len()
+    );
+    let info = block_on(session.lock()).load_checkpoint(&shipped).unwrap();
+    assert!(!info.has_optimizer);
+    assert_eq!(probabilities(&session), trained);
 }
 
 #[test]
@@ -420,4 +432,37 @@ fn a_split_that_cannot_be_read_says_which() {
             .starts_with("the test set could not be loaded: "),
         "{err}"
     );
+    assert_eq!(err.kind(), ErrorKind::Dataset);
+    let err = Session::from_arrays(Split::Training, GreyLevels::Bytes(vec![0; 784]), &[12.0])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the training set could not be loaded: label 12 at position 0 is not a digit 0-9"
+    );
+}
+
+#[test]
+fn each_failure_has_its_kind() {
+    let session = session(false);
+    let kind = |e: SessionError| e.kind().name();
+    let no_model = block_on(async { session.lock().await.checkpoint().await }).unwrap_err();
+    assert_eq!(kind(no_model), "CheckpointError");
+    let not_a_checkpoint = block_on(session.lock()).load_checkpoint(b"x").unwrap_err();
+    assert_eq!(kind(not_a_checkpoint), "CheckpointError");
+    let bad_image = block_on(async { session.lock().await.predict(&[0.0; 3]).await }).unwrap_err();
+    assert_eq!(kind(bad_image), "DrawingError");
+    let bad_limit = RunOptions::new(Some(0.5), None).unwrap_err();
+    assert_eq!(kind(bad_limit), "SettingsError");
+    let bad_settings = TrainingConfig {
+        batch_size: 0,
+        ..config(1)
+    };
+    let mut alone = Session::new(ComputeDevice::cpu());
+    alone.set(Split::Training, digits(128));
+    let err = alone.start(Start::New(bad_settings), None).unwrap_err();
+    assert_eq!(kind(err), "SettingsError");
+    let no_data = Session::new(ComputeDevice::cpu())
+        .start(Start::New(config(1)), None)
+        .unwrap_err();
+    assert_eq!(kind(no_data), "DatasetError");
 }

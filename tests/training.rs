@@ -14,7 +14,7 @@ use lenet_web::{
     config::TrainingConfig,
     data::{Augmentation, MnistDataset},
     device::ComputeDevice,
-    inference::{evaluate, predict},
+    inference::{EVAL_BATCH, evaluate, predict, predict_batch},
     model::LeNet5Config,
     optimizer::OptimizerKind,
     schedule::Schedule,
@@ -165,6 +165,19 @@ fn one_epoch_with_the_defaults_reaches_98_5_percent_test_accuracy() {
         .unwrap();
     assert_eq!(best, 7);
     assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+
+    // Many images at once (more than one forward pass) give each image's own prediction.
+    let images: Vec<f32> = (0..EVAL_BATCH + 3)
+        .flat_map(|i| test.image(i).iter().map(|&g| g as f32 / 255.0))
+        .collect();
+    let batch = block_on(predict_batch(trainer.model(), &images)).unwrap();
+    assert_eq!(batch.len(), (EVAL_BATCH + 3) * 10);
+    for i in [0, 1, EVAL_BATCH - 1, EVAL_BATCH, EVAL_BATCH + 2] {
+        let one = block_on(predict(trainer.model(), &images[i * 784..(i + 1) * 784])).unwrap();
+        for (a, b) in one.iter().zip(&batch[i * 10..(i + 1) * 10]) {
+            assert!((a - b).abs() < 1e-5, "image {i}: {a} against {b}");
+        }
+    }
 }
 
 #[test]
@@ -175,6 +188,15 @@ fn an_image_of_the_wrong_size_is_refused_as_such() {
         err.to_string(),
         "an image to classify has 784 grey levels (28x28), not 100"
     );
+    for len in [0, 1000] {
+        let err = block_on(predict_batch(&model, &vec![0.5; len])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "images to classify hold 784 grey levels (28x28) each; {len} grey levels are not a whole number of images"
+            )
+        );
+    }
 }
 
 #[test]

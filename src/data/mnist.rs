@@ -15,7 +15,7 @@ pub const IMAGE_PIXELS: usize = IMAGE_SIDE * IMAGE_SIDE;
 pub const NUM_CLASSES: usize = 10;
 
 /// Why a pair of files is not a usable MNIST split.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Error)]
 pub enum DatasetError {
     #[error(transparent)]
     Idx(#[from] IdxError),
@@ -29,10 +29,45 @@ pub enum DatasetError {
     CountMismatch { images: usize, labels: usize },
     #[error("label {value} at position {index} is not a digit 0-9")]
     LabelOutOfRange { index: usize, value: u8 },
+    #[error("label {value} at position {index} is not a digit 0-9")]
+    LabelNotADigit { index: usize, value: f64 },
+    #[error(
+        "grey level {value} at position {index} is outside 0-1 (give fractions from 0 to 1, or bytes from 0 to 255 in a Uint8Array)"
+    )]
+    GreyLevelOutOfRange { index: usize, value: f32 },
     #[error("the files hold no images")]
     Empty,
     #[error("the {kind} file is not a valid gzip file ({reason}): was the download cut short?")]
     Gzip { kind: &'static str, reason: String },
+}
+
+/// Images' grey levels as an app holds them, 28x28 each, laid end to end, row-major: bytes
+/// from 0 (background) to 255 (ink), as MNIST stores them, or fractions from 0 to 1.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GreyLevels {
+    Bytes(Vec<u8>),
+    Fractions(Vec<f32>),
+}
+
+impl GreyLevels {
+    /// The grey levels as bytes (fractions scaled to 0-255 and rounded); an error names the first
+    /// fraction outside 0-1.
+    fn into_bytes(self) -> Result<Vec<u8>, DatasetError> {
+        match self {
+            GreyLevels::Bytes(bytes) => Ok(bytes),
+            GreyLevels::Fractions(values) => values
+                .iter()
+                .enumerate()
+                .map(|(index, &value)| {
+                    if (0.0..=1.0).contains(&value) {
+                        Ok((value * 255.0).round() as u8)
+                    } else {
+                        Err(DatasetError::GreyLevelOutOfRange { index, value })
+                    }
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One MNIST split: `len()` images of 28x28 grey levels (0-255) and their digit labels.
@@ -87,6 +122,23 @@ impl MnistDataset {
             return Err(DatasetError::LabelOutOfRange { index, value });
         }
         Ok(Self { pixels, labels })
+    }
+
+    /// Builds a split from an app's own images and their labels (numbers that must be the
+    /// digits 0-9).
+    pub fn from_arrays(images: GreyLevels, labels: &[f64]) -> Result<Self, DatasetError> {
+        let labels = labels
+            .iter()
+            .enumerate()
+            .map(|(index, &value)| {
+                if (0.0..NUM_CLASSES as f64).contains(&value) && value.fract() == 0.0 {
+                    Ok(value as u8)
+                } else {
+                    Err(DatasetError::LabelNotADigit { index, value })
+                }
+            })
+            .collect::<Result<Vec<u8>, _>>()?;
+        Self::new(images.into_bytes()?, labels)
     }
 
     /// Number of images.
@@ -193,6 +245,56 @@ mod tests {
             Err(DatasetError::LabelOutOfRange {
                 index: 1,
                 value: 12
+            })
+        );
+    }
+
+    #[test]
+    fn builds_from_an_apps_arrays() {
+        let fractions = GreyLevels::Fractions(vec![0.5; IMAGE_PIXELS * 2]);
+        let set = MnistDataset::from_arrays(fractions, &[3.0, 9.0]).unwrap();
+        assert_eq!((set.len(), set.label(1)), (2, 9));
+        assert!(set.image(0).iter().all(|&g| g == 128));
+        let bytes = GreyLevels::Bytes(vec![255; IMAGE_PIXELS]);
+        assert_eq!(
+            MnistDataset::from_arrays(bytes, &[0.0]).unwrap().image(0)[0],
+            255
+        );
+    }
+
+    #[test]
+    fn bad_arrays_are_rejected_with_what_is_wrong() {
+        let one = || GreyLevels::Fractions(vec![0.0; IMAGE_PIXELS]);
+        for (label, index) in [(10.0, 0), (-1.0, 0), (2.5, 0), (f64::NAN, 0)] {
+            assert!(matches!(
+                MnistDataset::from_arrays(one(), &[label]),
+                Err(DatasetError::LabelNotADigit { index: i, .. }) if i == index
+            ));
+        }
+        let mut levels = vec![0.0; IMAGE_PIXELS];
+        levels[7] = 255.0;
+        assert_eq!(
+            MnistDataset::from_arrays(GreyLevels::Fractions(levels), &[1.0]),
+            Err(DatasetError::GreyLevelOutOfRange {
+                index: 7,
+                value: 255.0
+            })
+        );
+        let mut levels = vec![0.0; IMAGE_PIXELS];
+        levels[3] = f32::NAN;
+        assert!(matches!(
+            MnistDataset::from_arrays(GreyLevels::Fractions(levels), &[1.0]),
+            Err(DatasetError::GreyLevelOutOfRange { index: 3, .. })
+        ));
+        assert_eq!(
+            MnistDataset::from_arrays(GreyLevels::Bytes(vec![0; 700]), &[1.0]),
+            Err(DatasetError::PartialImage { grey_levels: 700 })
+        );
+        assert_eq!(
+            MnistDataset::from_arrays(one(), &[1.0, 2.0]),
+            Err(DatasetError::CountMismatch {
+                images: 1,
+                labels: 2
             })
         );
     }

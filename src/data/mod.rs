@@ -8,5 +8,5 @@ pub mod pipeline;
 
 pub use augment::Augmentation;
 pub use idx::IdxError;
-pub use mnist::{DatasetError, IMAGE_PIXELS, IMAGE_SIDE, MnistDataset, NUM_CLASSES};
+pub use mnist::{DatasetError, GreyLevels, IMAGE_PIXELS, IMAGE_SIDE, MnistDataset, NUM_CLASSES};
 pub use pipeline::{Batch, Batches, Pipeline, normalize};

@@ -105,7 +105,13 @@ fn main() {
     let mut latencies: Vec<f64> = (0..10 + PREDICTIONS)
         .map(|_| {
             let t = Instant::now();
-            let ink = drawpad::ink_from_rgba(&rgba, DRAWING_SIDE, DRAWING_SIDE).unwrap();
+            let ink = drawpad::ink_from_rgba(
+                &rgba,
+                DRAWING_SIDE,
+                DRAWING_SIDE,
+                drawpad::Ink::DarkOnLight,
+            )
+            .unwrap();
             let image = drawpad::to_mnist(&ink, DRAWING_SIDE, DRAWING_SIDE).unwrap();
             block_on(predict(model, &image)).unwrap();
             t.elapsed().as_secs_f64() * 1e3
