@@ -5,7 +5,8 @@
 //! this list:
 //!
 //! - [`data`] (IDX files, the MNIST split, augmentation, the pipeline), [`model`] (LeNet-5),
-//!   [`metrics`], [`schedule`], [`drawpad`], [`device`] (the backend choice);
+//!   [`metrics`], [`schedule`], [`drawpad`], [`device`] (the backend choice), [`saved`] (where a
+//!   model is saved or loaded from);
 //! - [`optimizer`] (Adam and SGD and their state), then [`config`] (a run's settings);
 //! - [`checkpoint`] (a run saved as bytes), [`inference`] (evaluation and prediction);
 //! - [`training`] (the step-at-a-time loop), then [`calibration`] (`auto` by measurement);
@@ -22,6 +23,7 @@ pub mod inference;
 pub mod metrics;
 pub mod model;
 pub mod optimizer;
+pub mod saved;
 pub mod schedule;
 pub mod session;
 pub mod training;

@@ -29,7 +29,7 @@ use crate::{
     checkpoint::{Checkpoint, CheckpointError, CheckpointInfo},
     config::TrainingConfig,
     data::{DatasetError, GreyLevels, MnistDataset, NUM_CLASSES},
-    device::ComputeDevice,
+    device::{ComputeDevice, DeviceError},
     inference::{self, InferenceError},
     metrics::EvaluationReport,
     model::{LeNet5, LeNet5Config},
@@ -92,6 +92,8 @@ pub enum ErrorKind {
     State,
     /// The GPU device failed while working.
     Device,
+    /// The browser's storage is missing, full or refused.
+    Storage,
 }
 
 impl ErrorKind {
@@ -107,6 +109,7 @@ impl ErrorKind {
             ErrorKind::Settings => "SettingsError",
             ErrorKind::State => "StateError",
             ErrorKind::Device => "DeviceError",
+            ErrorKind::Storage => "StorageError",
         }
     }
 }
@@ -133,6 +136,16 @@ impl SessionError {
             SessionError::Inference(
                 InferenceError::ImageSize(_) | InferenceError::BatchSize(_),
             ) => ErrorKind::Drawing,
+        }
+    }
+}
+
+impl DeviceError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DeviceError::UnknownBackend(_) => ErrorKind::Settings,
+            DeviceError::WebGpuUnavailable(_) => ErrorKind::WebGpuUnavailable,
         }
     }
 }

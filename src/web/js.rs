@@ -1,17 +1,24 @@
 //! What the JS surface needs from the JavaScript world: conversions, callbacks that may return
-//! promises, `AbortSignal`s, yielding to the event loop, fetching (passing failures tried again)
-//! and image sources. Each works in a page and in a Web Worker.
+//! promises, `AbortSignal`s, yielding to the event loop, timers, named errors and image
+//! sources. Each works in a page and in a Web Worker.
 
 use std::{cell::RefCell, rc::Rc, task::Poll, task::Waker};
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use serde::{Serialize, de::DeserializeOwned};
+
+use crate::session::ErrorKind;
 use wasm_bindgen::{JsCast, prelude::*};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageChannel, MessagePort};
 
 pub fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
+}
+
+/// A `TypeError`: an argument of the wrong kind.
+pub fn type_error(message: impl std::fmt::Display) -> JsValue {
+    js_sys::TypeError::new(&message.to_string()).into()
 }
 
 pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
@@ -23,13 +30,15 @@ pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
 /// A plain JS object as `T`; `undefined` or `null` gives `T::default()`. It goes through a
 /// JSON value so that every key reaches `T`'s checks: serde-wasm-bindgen reads only the fields a
 /// struct declares, so a misspelt option would pass unseen.
-pub fn from_js<T: DeserializeOwned + Default>(value: &JsValue) -> Result<T, JsError> {
+/// An error is a `SettingsError`.
+pub fn from_js<T: DeserializeOwned + Default>(value: &JsValue) -> Result<T, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
+    let settings = |e: &dyn std::fmt::Display| error(ErrorKind::Settings, e);
     let json: serde_json::Value =
-        serde_wasm_bindgen::from_value(value.clone()).map_err(js_error)?;
-    serde_json::from_value(json).map_err(js_error)
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| settings(&e))?;
+    serde_json::from_value(json).map_err(|e| settings(&e))
 }
 
 /// `object[key]`, or `undefined` when `object` is not an object.
@@ -54,7 +63,7 @@ pub fn without(object: &JsValue, keys: &[&str]) -> JsValue {
 }
 
 /// An optional callback from an options object; an error when `key` holds something else.
-pub fn callback(options: &JsValue, key: &str) -> Result<Option<Function>, JsError> {
+pub fn callback(options: &JsValue, key: &str) -> Result<Option<Function>, JsValue> {
     let value = get(options, key);
     if value.is_undefined() || value.is_null() {
         return Ok(None);
@@ -62,7 +71,7 @@ pub fn callback(options: &JsValue, key: &str) -> Result<Option<Function>, JsErro
     value
         .dyn_into::<Function>()
         .map(Some)
-        .map_err(|_| JsError::new(&format!("options.{key} must be a function")))
+        .map_err(|_| type_error(format!("options.{key} must be a function")))
 }
 
 /// Calls `f(arg)` and, when it returns a promise, waits for it. What it throws or rejects
@@ -85,7 +94,7 @@ pub struct Abort {
 }
 
 impl Abort {
-    pub fn from_options(options: &JsValue) -> Result<Self, JsError> {
+    pub fn from_options(options: &JsValue) -> Result<Self, JsValue> {
         let signal = get(options, "signal");
         if signal.is_undefined() || signal.is_null() {
             return Ok(Self {
@@ -98,7 +107,7 @@ impl Abort {
             .dyn_into()
             .ok()
             .filter(|_| get(&signal, "aborted").as_bool().is_some())
-            .ok_or_else(|| JsError::new("options.signal must be an AbortSignal"))?;
+            .ok_or_else(|| type_error("options.signal must be an AbortSignal"))?;
         let waiting: Rc<RefCell<Option<Waker>>> = Rc::default();
         let wake = waiting.clone();
         let listener = Closure::<dyn FnMut()>::new(move || {
@@ -107,7 +116,7 @@ impl Abort {
             }
         });
         add.call2(&signal, &"abort".into(), listener.as_ref())
-            .map_err(|_| JsError::new("options.signal must be an AbortSignal"))?;
+            .map_err(|_| type_error("options.signal must be an AbortSignal"))?;
         Ok(Self {
             signal,
             waiting,
@@ -211,135 +220,86 @@ pub async fn adapter_description() -> String {
         .join(" ")
 }
 
-/// Tries per download: a failed connection, a server error or a body cut off midway is tried
-/// again, after 1 s and then 2 s; a missing file (4xx) is not.
-const DOWNLOAD_TRIES: u32 = 3;
-
-/// The bytes at `url`, fetched with the global `fetch` (page or worker). The request starts
-/// at once, before the future is awaited, so that several downloads run together.
-pub fn fetch_bytes(url: &str) -> impl Future<Output = Result<Vec<u8>, JsError>> + use<> {
-    let url = url.to_owned();
-    let mut first = Some(start_fetch(&url));
-    async move {
-        let mut tries = 1;
-        loop {
-            let request = first.take().unwrap_or_else(|| start_fetch(&url));
-            match read_response(request).await {
-                Ok(bytes) => return Ok(bytes),
-                Err(failure) if failure.worth_retrying && tries < DOWNLOAD_TRIES => {
-                    sleep_ms(1000 * tries).await?;
-                    tries += 1;
-                }
-                Err(failure) => {
-                    let tried = if tries > 1 {
-                        format!(" (tried {tries} times)")
-                    } else {
-                        String::new()
-                    };
-                    return Err(JsError::new(&format!(
-                        "could not download {url}: {}{tried}",
-                        failure.why
-                    )));
-                }
-            }
-        }
-    }
-}
-
-/// Why a download failed, and whether trying again may help.
-struct DownloadFailure {
-    why: String,
-    worth_retrying: bool,
-}
-
-impl DownloadFailure {
-    /// A failed connection or a body cut off: the browser's reason, worth another try.
-    fn network(e: JsValue) -> Self {
-        let why = get(&e, "message")
-            .as_string()
-            .unwrap_or_else(|| format!("{e:?}"));
-        Self {
-            why,
-            worth_retrying: true,
-        }
-    }
-}
-
-/// `fetch(url)`, started now.
-fn start_fetch(url: &str) -> Result<JsFuture, DownloadFailure> {
-    let fetch = get(&js_sys::global(), "fetch")
-        .dyn_into::<Function>()
-        .map_err(|_| DownloadFailure {
-            why: "this environment has no fetch()".into(),
-            worth_retrying: false,
-        })?;
-    let promise = fetch
-        .call1(&JsValue::NULL, &url.into())
-        .map_err(DownloadFailure::network)?;
-    Ok(JsFuture::from(Promise::from(promise)))
-}
-
-/// The body of a `fetch` response, or why there is none.
-async fn read_response(
-    request: Result<JsFuture, DownloadFailure>,
-) -> Result<Vec<u8>, DownloadFailure> {
-    let response = request?.await.map_err(DownloadFailure::network)?;
-    if get(&response, "ok").as_bool() != Some(true) {
-        let status = get(&response, "status").as_f64().unwrap_or(0.0) as u32;
-        return Err(DownloadFailure {
-            why: format!("the server answered {status}"),
-            // Server errors, timeouts and "too many requests" pass; a missing file stays missing.
-            worth_retrying: status >= 500 || status == 408 || status == 429,
-        });
-    }
-    let read: Function = get(&response, "arrayBuffer").unchecked_into();
-    let body = read.call0(&response).map_err(DownloadFailure::network)?;
-    let buffer = JsFuture::from(Promise::from(body))
-        .await
-        .map_err(DownloadFailure::network)?;
-    Ok(Uint8Array::new(&buffer).to_vec())
-}
-
 /// Resolves after `ms` milliseconds (the global `setTimeout`, page or worker).
-async fn sleep_ms(ms: u32) -> Result<(), JsError> {
-    let set_timeout: Function = get(&js_sys::global(), "setTimeout")
-        .dyn_into()
-        .map_err(|_| JsError::new("this environment has no setTimeout()"))?;
+pub async fn sleep_ms(ms: u32) {
     let promise = Promise::new(&mut |resolve, _| {
-        let _ = set_timeout.call2(&JsValue::NULL, &resolve, &ms.into());
+        let _ = call_method(
+            &js_sys::global(),
+            "setTimeout",
+            &[resolve.into(), ms.into()],
+        );
     });
-    JsFuture::from(promise)
-        .await
-        .map_err(|_| JsError::new("a timer failed"))?;
-    Ok(())
+    let _ = JsFuture::from(promise).await;
 }
 
-/// RGBA pixels and size of an `ImageData`, or of what is drawn on a canvas (`HTMLCanvasElement`
-/// or `OffscreenCanvas`).
-pub fn rgba_of(source: &JsValue) -> Result<(Vec<u8>, usize, usize), JsError> {
+/// `object.name(...args)`; an error when it is not a method.
+pub fn call_method(object: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let method: Function = get(object, name)
+        .dyn_into()
+        .map_err(|_| js_sys::Error::new(&format!("{name} is not a function here")))?;
+    method.apply(object, &args.iter().collect::<js_sys::Array>())
+}
+
+/// An `Error` whose `name` says its kind (`DatasetError`, `CheckpointError`, ...).
+pub fn error(kind: ErrorKind, message: impl std::fmt::Display) -> JsValue {
+    let error = js_sys::Error::new(&message.to_string());
+    error.set_name(kind.name());
+    error.into()
+}
+
+/// RGBA pixels and size of an image: an `ImageData`, what is drawn on a canvas
+/// (`HTMLCanvasElement` or `OffscreenCanvas`), or an image a canvas can draw (`ImageBitmap`,
+/// `HTMLImageElement` once loaded).
+pub fn rgba_of(source: &JsValue) -> Result<(Vec<u8>, usize, usize), JsValue> {
+    let drawing = |message: &str| error(ErrorKind::Drawing, message);
+    let size = |w: &str, h: &str| {
+        let side = |key| get(source, key).as_f64().unwrap_or(0.0) as usize;
+        (side(w), side(h))
+    };
     let image = if get(source, "data").is_object() {
         source.clone()
+    } else if get(source, "getContext").is_function() {
+        let context = call_method(source, "getContext", &["2d".into()])
+            .ok()
+            .filter(|c| get(c, "getImageData").is_function())
+            .ok_or_else(|| drawing("the canvas has no 2d context (is it used for WebGL?)"))?;
+        let (w, h) = size("width", "height");
+        call_method(
+            &context,
+            "getImageData",
+            &[0.into(), 0.into(), w.into(), h.into()],
+        )
+        .map_err(|_| drawing("could not read the canvas's pixels"))?
+    } else if get(source, "naturalWidth").as_f64().is_some() {
+        let (w, h) = size("naturalWidth", "naturalHeight");
+        if get(source, "complete").as_bool() != Some(true) || w == 0 || h == 0 {
+            return Err(drawing(
+                "the image has not loaded (wait for its load event or `await image.decode()`)",
+            ));
+        }
+        draw(source, w, h).map_err(|_| drawing("could not draw the image"))?
+    } else if get(source, "close").is_function() && get(source, "width").as_f64().is_some() {
+        let (w, h) = size("width", "height");
+        draw(source, w, h)
+            .map_err(|_| drawing("could not draw the ImageBitmap (was it closed?)"))?
     } else {
-        let get_context: Function = get(source, "getContext").dyn_into().map_err(|_| {
-            JsError::new("expected an ImageData, an HTMLCanvasElement or an OffscreenCanvas")
-        })?;
-        let context = get_context
-            .call1(source, &"2d".into())
-            .map_err(|_| JsError::new("the canvas has no 2d context"))?;
-        let get_image_data: Function = get(&context, "getImageData")
-            .dyn_into()
-            .map_err(|_| JsError::new("the canvas has no 2d context (is it used for WebGL?)"))?;
-        let (w, h) = (get(source, "width"), get(source, "height"));
-        get_image_data
-            .call4(&context, &0.into(), &0.into(), &w, &h)
-            .map_err(|_| JsError::new("could not read the canvas's pixels"))?
+        return Err(type_error(
+            "expected an ImageData, a canvas (HTMLCanvasElement or OffscreenCanvas), an ImageBitmap or an HTMLImageElement",
+        ));
     };
     let width = get(&image, "width").as_f64().unwrap_or(0.0) as usize;
     let height = get(&image, "height").as_f64().unwrap_or(0.0) as usize;
     let data = get(&image, "data");
     if !data.is_object() {
-        return Err(JsError::new("the image has no pixel data"));
+        return Err(drawing("the image has no pixel data"));
     }
     let rgba = Uint8Array::new(&data).to_vec();
     Ok((rgba, width, height))
+}
+
+#[wasm_bindgen(module = "/src/web/browser.js")]
+extern "C" {
+    /// `source` drawn on a canvas of its size, as an `ImageData`.
+    #[wasm_bindgen(js_name = imageDataOf, catch)]
+    fn draw(source: &JsValue, width: usize, height: usize) -> Result<JsValue, JsValue>;
 }

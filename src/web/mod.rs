@@ -4,27 +4,33 @@
 //! objects, and every method that waits returns a Promise. The TypeScript types of the values
 //! that cross are generated from the Rust types (tsify); only the JS-side ones are written here.
 
+mod fetch;
 mod js;
+mod storage;
 
 use std::cell::RefCell;
 
-use js_sys::{Float32Array, Function};
-use wasm_bindgen::prelude::*;
+use futures_lite::future;
+use js_sys::{Float32Array, Float64Array, Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, prelude::*};
 
 use crate::{
     calibration::{self, Calibration},
     config::TrainingConfig,
-    data::NUM_CLASSES,
+    data::{GreyLevels, MnistDataset},
     device::{Backend, BackendRequest, ComputeDevice},
-    drawpad,
+    drawpad::{self, Ink},
     metrics::top,
     optimizer::OptimizerKind,
+    saved::Location,
     session::{
-        EpochReport, RunHooks, RunOptions, Session, SessionError, SharedSession, Split, Start,
+        EpochReport, ErrorKind, RunHooks, RunOptions, Session, SessionError, SharedSession, Split,
+        Start,
     },
     training::Progress,
 };
-use js::{Abort, Yielder, call, callback, from_js, get, js_error, to_js, without};
+use fetch::{DEFAULT_CACHE, Downloads, Fetched};
+use js::{Abort, Yielder, call, callback, error, from_js, get, to_js, type_error, without};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -33,9 +39,103 @@ export type BackendChoice = "auto" | "webgpu" | "cpu";
 
 /** Options of `LeNet.create()`. */
 export interface CreateOptions {
-  /** A measurement `"auto"` made before (`lenet.calibration`, kept by the app): reused when it
-   * was made of the same adapter by the same version of the package, instead of measuring. */
+  /** Where to train (as the first argument of `create()`; `"auto"` by default). */
+  backend?: BackendChoice;
+  /** A measurement `"auto"` made before (`lenet.calibration`): reused when it was made of the
+   * same adapter by the same version of the package, instead of measuring. Without it, the
+   * package uses the one it kept in IndexedDB, if any. */
   calibration?: Calibration;
+}
+
+/** Downloads' progress, in bytes over every file of the call (as sent, gzipped or not). */
+export interface DownloadProgress {
+  loaded: number;
+  /** The sizes the servers announced so far (0 while unknown). */
+  total: number;
+}
+
+/** Options of `loadMnist()`. */
+export interface LoadMnistOptions {
+  /** Called as bytes arrive. */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Stops the downloads; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Keep the files with the Cache API, so the next visit reads them from there: `true` (the
+   * cache "lenet-web-mnist-v1") or a cache's name. A cached file found damaged is deleted. */
+  cache?: boolean | string;
+}
+
+/** What `loadMnist()` resolves to. */
+export interface MnistLoaded extends MnistCounts {
+  /** True when every file came from the cache. */
+  fromCache: boolean;
+}
+
+/** An app's own images and labels, for `loadTrainingSet()` and `loadTestSet()`. */
+export interface Dataset {
+  /** n x 784 grey levels (28x28, row-major, 0 = background): bytes 0-255 in a `Uint8Array`,
+   * or fractions 0-1 in a `Float32Array` or `Float64Array`. */
+  images: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array;
+  /** n digits 0-9. */
+  labels: ArrayLike<number>;
+}
+
+/** Options of `saveCheckpoint()` and `save()`. */
+export interface SaveOptions {
+  /** Leave out the optimizer's state: a smaller file, to ship a trained model (a run resumed
+   * from it starts its optimizer afresh). */
+  weightsOnly?: boolean;
+  /** `save()` to IndexedDB only: anything the structured clone takes, given back by
+   * `loadCheckpoint()` and `listSaved()` (e.g. the app's charts of the run). */
+  metadata?: unknown;
+}
+
+/** A model saved in this browser (`save("indexeddb://name")`), as `listSaved()` shows it. */
+export interface SavedModel {
+  name: string;
+  /** When, in milliseconds since 1970 (`Date.now()`). */
+  savedAt: number;
+  /** Size of the checkpoint. */
+  bytes: number;
+  info: CheckpointInfo;
+  metadata?: unknown;
+}
+
+/** Where `loadCheckpoint()` and `LeNet.load()` read a model from: checkpoint bytes, a file
+ * (`File` or `Blob`), `"indexeddb://name"`, or the URL of a checkpoint file. */
+export type CheckpointSource = Uint8Array | ArrayBuffer | Blob | string;
+
+/** Options of `loadCheckpoint()`. */
+export interface LoadOptions {
+  /** Called as the bytes of a URL arrive. */
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Stops a download; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** What `loadCheckpoint()` resolves to: the checkpoint's info, and for a model saved in
+ * IndexedDB the metadata saved with it. */
+export interface LoadedCheckpoint extends CheckpointInfo {
+  metadata?: unknown;
+}
+
+/** What `predictImage()` accepts. */
+export type ImageSource = ImageData | HTMLCanvasElement | OffscreenCanvas | ImageBitmap | HTMLImageElement;
+
+/** Options of `predictImage()`. */
+export interface PredictImageOptions {
+  /** The digit is drawn light on a dark (or transparent) ground, as in MNIST itself. */
+  lightOnDark?: boolean;
+}
+
+/** A prediction for a drawing (a plain object: nothing to free). */
+export interface Prediction {
+  /** The most probable digit. */
+  digit: number;
+  /** Probabilities of the digits 0-9. */
+  probabilities: Float32Array;
+  /** The 784 grey levels (0-1, row-major) the model classified. */
+  image: Float32Array;
 }
 
 /** Settings of a training run (the generated `TrainingConfig`); every one is optional. */
@@ -73,10 +173,13 @@ export interface MnistUrls {
   testImages?: string;
   testLabels?: string;
 }
-
-/** What `predictImage()` accepts. */
-export type ImageSource = ImageData | HTMLCanvasElement | OffscreenCanvas;
 "#;
+
+/// The package's version (as in its package.json).
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
 
 /// True when the global scope (window or worker) has `navigator.gpu`.
 fn webgpu_present() -> bool {
@@ -102,33 +205,42 @@ pub struct LeNet {
     calibration: RefCell<Option<Calibration>>,
 }
 
-/// Errors of the session reach JS as `Error` objects (as `JsError` makes them).
+/// Errors of the session reach JS as `Error` objects named after their kind.
 impl From<SessionError> for JsValue {
     fn from(e: SessionError) -> Self {
-        JsError::from(e).into()
+        error(e.kind(), &e)
     }
 }
 
 /// A device for `backend` (`"auto"` when missing), and what `"auto"` measured to choose it
-/// when it had WebGPU to choose from (by `remembered`, when that applies).
+/// when it had WebGPU to choose from (by `remembered`, or what the browser kept, when that
+/// applies; a new measurement is kept there).
 async fn select(
     backend: Option<String>,
     remembered: Option<Calibration>,
-) -> Result<(ComputeDevice, Option<Calibration>), JsError> {
+) -> Result<(ComputeDevice, Option<Calibration>), JsValue> {
     let request: BackendRequest = backend
         .as_deref()
         .unwrap_or("auto")
         .parse()
-        .map_err(js_error)?;
+        .map_err(|e: crate::device::DeviceError| error(e.kind(), &e))?;
     let device = ComputeDevice::select(request, webgpu_present())
         .await
-        .map_err(js_error)?;
+        .map_err(|e| error(e.kind(), &e))?;
     if request != BackendRequest::Auto || device.backend != Backend::WebGpu {
         return Ok((device, None));
     }
     let adapter = js::adapter_description().await;
+    let remembered = match remembered {
+        Some(calibration) => Some(calibration),
+        None => storage::remembered_calibration().await,
+    };
     let (device, calibration) = calibration::choose(device, &adapter, remembered).await;
-    Ok((device, calibration.ok()))
+    let calibration = calibration.ok();
+    if let Some(calibration) = &calibration {
+        storage::remember_calibration(calibration).await;
+    }
+    Ok((device, calibration))
 }
 
 /// The keys of `RunOptions`, which `train()` and `resume()` take besides their settings.
@@ -136,22 +248,33 @@ const RUN_KEYS: &[&str] = &["limit", "evaluateEachEpoch", "signal", "onStep", "o
 
 #[wasm_bindgen]
 impl LeNet {
-    /// A fresh LeNet-5 on `backend`: `"webgpu"`, `"cpu"`, or `"auto"` (the default). `"auto"`
-    /// times a few training steps on WebGPU and on the CPU (a second or a few; see
-    /// `calibration`) and takes the faster, saying why in `fallbackReason` when that is the
-    /// CPU; without WebGPU it takes the CPU and says why. Rejects when `"webgpu"` is asked for
-    /// and cannot be had.
+    /// A fresh LeNet-5 on `backend`: `"webgpu"`, `"cpu"`, or `"auto"` (the default), given
+    /// first or as `options.backend`. `"auto"` times a few training steps on WebGPU and on the
+    /// CPU (a second or a few; see `calibration`) and takes the faster, saying why in
+    /// `fallbackReason` when that is the CPU; without WebGPU it takes the CPU and says why.
+    /// Rejects with a `WebGpuUnavailableError` when `"webgpu"` is asked for and cannot be had.
     pub async fn create(
-        #[wasm_bindgen(unchecked_optional_param_type = "BackendChoice")] backend: Option<String>,
+        #[wasm_bindgen(unchecked_optional_param_type = "BackendChoice | CreateOptions")]
+        backend: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "CreateOptions")] options: JsValue,
-    ) -> Result<LeNet, JsError> {
+    ) -> Result<LeNet, JsValue> {
         console_error_panic_hook::set_once();
-        let remembered: Option<Calibration> = from_js(&get(&options, "calibration"))
-            .map_err(|_| {
-                JsError::new(
-                    "create(): `calibration` is not a measurement that \"auto\" made (lenet.calibration)",
-                )
-            })?;
+        let (backend, options) = if backend.is_object() {
+            (get(&backend, "backend"), backend)
+        } else {
+            (backend, options)
+        };
+        let backend = match backend.as_string() {
+            Some(name) => Some(name),
+            None if backend.is_undefined() || backend.is_null() => None,
+            None => return Err(type_error("the backend is \"auto\", \"webgpu\" or \"cpu\"")),
+        };
+        let remembered: Option<Calibration> = from_js(&get(&options, "calibration")).map_err(|_| {
+            error(
+                ErrorKind::Settings,
+                "create(): `calibration` is not a measurement that \"auto\" made (lenet.calibration)",
+            )
+        })?;
         let (compute, calibration) = select(backend, remembered).await?;
         Ok(LeNet {
             session: SharedSession::new(Session::new(compute.clone())),
@@ -160,13 +283,43 @@ impl LeNet {
         })
     }
 
+    /// A LeNet-5 (as `create(options)` makes it) with the checkpoint at `source` loaded: see
+    /// `loadCheckpoint()`.
+    pub async fn load(
+        #[wasm_bindgen(unchecked_param_type = "CheckpointSource")] source: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CreateOptions & LoadOptions")]
+        options: JsValue,
+    ) -> Result<LeNet, JsValue> {
+        let lenet = Self::create(options.clone(), JsValue::UNDEFINED).await?;
+        lenet.load_checkpoint(source, options).await?;
+        Ok(lenet)
+    }
+
+    /// The models saved in this browser (`save("indexeddb://name")`).
+    #[wasm_bindgen(js_name = listSaved, unchecked_return_type = "SavedModel[]")]
+    pub async fn list_saved() -> Result<JsValue, JsValue> {
+        storage::list().await
+    }
+
+    /// Deletes the model saved as `"indexeddb://name"` (or `name`); resolves to whether there
+    /// was one.
+    #[wasm_bindgen(js_name = deleteSaved)]
+    pub async fn delete_saved(name: String) -> Result<bool, JsValue> {
+        let name = match Location::source(&name) {
+            Ok(Location::IndexedDb(name)) => name,
+            _ => name,
+        };
+        storage::delete(&name).await
+    }
+
     /// What `"auto"` measured (training images per second on each backend, and the adapter),
     /// or `undefined` when it had no WebGPU to choose from or another backend was asked for.
-    /// Keep it (e.g. in IndexedDB) and pass it to `create()` to choose at once next time.
+    /// The package keeps it in IndexedDB and reuses it; an app may keep it too and pass it to
+    /// `create()`.
     #[wasm_bindgen(getter, unchecked_return_type = "Calibration | undefined")]
-    pub fn calibration(&self) -> Result<JsValue, JsError> {
+    pub fn calibration(&self) -> Result<JsValue, JsValue> {
         match &*self.calibration.borrow() {
-            Some(c) => to_js(c),
+            Some(c) => Ok(to_js(c)?),
             None => Ok(JsValue::UNDEFINED),
         }
     }
@@ -175,9 +328,9 @@ impl LeNet {
     #[wasm_bindgen(js_name = defaultSettings, unchecked_return_type = "Required<TrainingConfig>")]
     pub fn default_settings(
         #[wasm_bindgen(unchecked_optional_param_type = "OptimizerKind")] optimizer: JsValue,
-    ) -> Result<JsValue, JsError> {
+    ) -> Result<JsValue, JsValue> {
         let optimizer: OptimizerKind = from_js(&optimizer)?;
-        to_js(&TrainingConfig::for_optimizer(optimizer))
+        Ok(to_js(&TrainingConfig::for_optimizer(optimizer))?)
     }
 
     /// The backend in use: `"webgpu"` or `"cpu"`.
@@ -199,7 +352,7 @@ impl LeNet {
     pub async fn set_backend(
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "BackendChoice")] backend: Option<String>,
-    ) -> Result<(), JsError> {
+    ) -> Result<(), JsValue> {
         let remembered = self.calibration.borrow().clone();
         let (compute, calibration) = select(backend, remembered).await?;
         self.session.move_to(compute.clone()).await?;
@@ -210,74 +363,135 @@ impl LeNet {
         Ok(())
     }
 
-    /// Fetches the MNIST IDX files (gzipped or not) from `urls` and loads them; the test files
-    /// are optional. Resolves to the number of images in each split. A server error, a dropped
-    /// connection or a body cut off midway is tried again (3 tries in all); a missing file, or
-    /// one that is not a valid MNIST file, rejects with what is wrong with it, the splits
-    /// loaded before unchanged.
-    #[wasm_bindgen(js_name = loadMnist, unchecked_return_type = "MnistCounts")]
+    /// Fetches the MNIST IDX files (gzipped or not) from `urls`, all at once, and loads them;
+    /// the test files are optional. Resolves to the number of images in each split. A server
+    /// error, a dropped connection or a body cut off midway is tried again (3 tries in all, 1 s
+    /// and 2 s apart); a missing file rejects at once (`DownloadError`), and so does a file that
+    /// is not a valid MNIST file (`DatasetError`), stopping the other downloads and leaving the
+    /// splits loaded before unchanged.
+    #[wasm_bindgen(js_name = loadMnist, unchecked_return_type = "MnistLoaded")]
     pub async fn load_mnist(
         &self,
         #[wasm_bindgen(unchecked_param_type = "MnistUrls")] urls: JsValue,
-    ) -> Result<JsValue, JsError> {
+        #[wasm_bindgen(unchecked_optional_param_type = "LoadMnistOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let url = |key: &str| get(&urls, key).as_string();
-        let (Some(images), Some(labels)) = (url("trainImages"), url("trainLabels")) else {
-            return Err(JsError::new(
+        let Some(train) = url("trainImages").zip(url("trainLabels")) else {
+            return Err(type_error(
                 "loadMnist() needs trainImages and trainLabels URLs",
             ));
         };
-        // All four downloads start now and run together.
-        let train = (js::fetch_bytes(&images), js::fetch_bytes(&labels));
-        let test = match (url("testImages"), url("testLabels")) {
-            (Some(images), Some(labels)) => {
-                Some((js::fetch_bytes(&images), js::fetch_bytes(&labels)))
-            }
-            _ => None,
+        let test = url("testImages").zip(url("testLabels"));
+        let abort = Abort::from_options(&options)?;
+        let cache = match get(&options, "cache") {
+            v if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) => None,
+            v if v.as_bool() == Some(true) => Some(DEFAULT_CACHE.to_owned()),
+            v => Some(v.as_string().ok_or_else(|| {
+                type_error("options.cache is true, false or the name of a cache")
+            })?),
         };
-        let train = Session::parse(Split::Training, &train.0.await?, &train.1.await?)?;
-        let test = match test {
-            Some((images, labels)) => {
-                Some(Session::parse(Split::Test, &images.await?, &labels.await?)?)
+        let downloads = Downloads::new(callback(&options, "onProgress")?, cache).await;
+        let fetched = future::or(
+            async {
+                fetch_all(&downloads, &train, test.as_ref())
+                    .await
+                    .map_err(|why| error(ErrorKind::Download, why))
+            },
+            async { Err(abort.aborted().await) },
+        )
+        .await;
+        if fetched.is_err() {
+            downloads.stop();
+        }
+        let (train_files, test_files) = fetched?;
+        let mut files = vec![(&train, &train_files)];
+        files.extend(test.as_ref().zip(test_files.as_ref()));
+
+        let parsed = parse_pair(Split::Training, &train_files).and_then(|train| {
+            let test = test_files
+                .as_ref()
+                .map(|f| parse_pair(Split::Test, f))
+                .transpose()?;
+            Ok((train, test))
+        });
+        let from_cache = files.iter().all(|(_, (a, b))| a.from_cache && b.from_cache);
+        let (train_set, test_set) = match parsed {
+            Ok(sets) => sets,
+            Err(e) => {
+                // A damaged copy in the cache must not break every later call.
+                let mut forgot = false;
+                for ((images, labels), (a, b)) in &files {
+                    for (url, file) in [(images, a), (labels, b)] {
+                        if file.from_cache {
+                            downloads.forget(url).await;
+                            forgot = true;
+                        }
+                    }
+                }
+                let message = e.to_string();
+                return Err(if forgot {
+                    error(
+                        e.kind(),
+                        format!(
+                            "{message}. The cached copy was deleted: try again to download it anew."
+                        ),
+                    )
+                } else {
+                    e.into()
+                });
             }
-            None => None,
         };
+        for ((images, labels), (a, b)) in &files {
+            for (url, file) in [(images, a), (labels, b)] {
+                if !file.from_cache {
+                    downloads.keep(url, &file.bytes).await;
+                }
+            }
+        }
         let mut session = self.session.lock().await;
-        session.set(Split::Training, train);
-        if let Some(test) = test {
+        session.set(Split::Training, train_set);
+        if let Some(test) = test_set {
             session.set(Split::Test, test);
         }
-        to_js(&session.counts()?)
+        let loaded = to_js(&session.counts()?)?;
+        Reflect::set(&loaded, &"fromCache".into(), &from_cache.into())?;
+        Ok(loaded)
     }
 
-    /// Loads the training split from the bytes of its IDX files (gzipped or not); resolves to
-    /// the number of images. Rejects, keeping any split loaded before, when the files are
-    /// corrupt or do not match.
+    /// Loads the training split: from the bytes of its IDX images and labels files (gzipped or
+    /// not), or from an app's own `{ images, labels }` (see `Dataset`). Resolves to the number
+    /// of images. Rejects with a `DatasetError` saying what is wrong, keeping any split loaded
+    /// before.
     #[wasm_bindgen(js_name = loadTrainingSet)]
     pub async fn load_training_set(
         &self,
-        images: Vec<u8>,
-        labels: Vec<u8>,
-    ) -> Result<usize, JsError> {
-        self.load(Split::Training, &images, &labels).await
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Dataset")] images: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array")] labels: JsValue,
+    ) -> Result<usize, JsValue> {
+        self.load_split(Split::Training, &images, &labels).await
     }
 
-    /// Loads the test split from the bytes of its IDX files (gzipped or not).
+    /// Loads the test split, as `loadTrainingSet()`.
     #[wasm_bindgen(js_name = loadTestSet)]
-    pub async fn load_test_set(&self, images: Vec<u8>, labels: Vec<u8>) -> Result<usize, JsError> {
-        self.load(Split::Test, &images, &labels).await
+    pub async fn load_test_set(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Dataset")] images: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array")] labels: JsValue,
+    ) -> Result<usize, JsValue> {
+        self.load_split(Split::Test, &images, &labels).await
     }
 
     /// The 784 grey levels (0-255, row-major) of test image `index`, as in `Misclassified`.
     #[wasm_bindgen(js_name = testImage)]
-    pub async fn test_image(&self, index: usize) -> Result<Vec<u8>, JsError> {
+    pub async fn test_image(&self, index: usize) -> Result<Vec<u8>, JsValue> {
         Ok(self.session.lock().await.test_image(index)?.to_vec())
     }
 
     /// Trains a fresh model (from `seed`) with `options`, calling `onStep` after every step
     /// and `onEpoch` after every epoch; stops between steps, or while waiting for a callback,
     /// when `signal` aborts (rejecting with its reason). Other calls (predict, evaluate,
-    /// saveCheckpoint) run between steps. A run that diverges rejects, back at its last known
-    /// good weights.
+    /// saveCheckpoint) run between steps. A run that diverges rejects with a `DivergedError`,
+    /// back at its last known good weights.
     #[wasm_bindgen(unchecked_return_type = "TrainResult")]
     pub async fn train(
         &self,
@@ -300,54 +514,157 @@ impl LeNet {
 
     /// Classifies the test set.
     #[wasm_bindgen(unchecked_return_type = "Evaluation")]
-    pub async fn evaluate(&self) -> Result<JsValue, JsError> {
-        to_js(&self.session.lock().await.evaluate().await?)
+    pub async fn evaluate(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(&self.session.lock().await.evaluate().await?)?)
     }
 
     /// Probabilities of the digits 0-9 for one 28x28 image: 784 grey levels, 0 = background,
     /// 1 = ink, row-major (MNIST's own images, scaled to 0-1).
-    pub async fn predict(&self, image: Vec<f32>) -> Result<Float32Array, JsError> {
+    pub async fn predict(&self, image: Vec<f32>) -> Result<Float32Array, JsValue> {
         let probabilities = self.session.lock().await.predict(&image).await?;
         Ok(Float32Array::from(&probabilities[..]))
     }
 
-    /// Classifies a digit drawn dark on light (an `ImageData`, `HTMLCanvasElement` or
-    /// `OffscreenCanvas`): crops it to its ink, scales it to 20 pixels and centres it in 28x28
-    /// as MNIST was made, then predicts. Rejects when nothing is drawn.
-    #[wasm_bindgen(js_name = predictImage)]
+    /// Probabilities for many images at once: n x 784 grey levels as in `predict()`, laid end
+    /// to end, give n x 10 probabilities in the same order.
+    #[wasm_bindgen(js_name = predictBatch)]
+    pub async fn predict_batch(&self, images: Vec<f32>) -> Result<Float32Array, JsValue> {
+        let probabilities = self.session.lock().await.predict_batch(&images).await?;
+        Ok(Float32Array::from(&probabilities[..]))
+    }
+
+    /// Classifies a digit in an image (see `ImageSource`), drawn dark on light unless
+    /// `options.lightOnDark`: crops it to its ink, scales it to 20 pixels and centres it in
+    /// 28x28 as MNIST was made, then predicts. Rejects with a `DrawingError` when nothing is
+    /// drawn or the image cannot be read.
+    #[wasm_bindgen(js_name = predictImage, unchecked_return_type = "Prediction")]
     pub async fn predict_image(
         &self,
         #[wasm_bindgen(unchecked_param_type = "ImageSource")] source: JsValue,
-    ) -> Result<Prediction, JsError> {
+        #[wasm_bindgen(unchecked_optional_param_type = "PredictImageOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let ink = match get(&options, "lightOnDark").as_bool() {
+            Some(true) => Ink::LightOnDark,
+            _ => Ink::DarkOnLight,
+        };
+        let drawing = |e: drawpad::DrawingError| error(ErrorKind::Drawing, e);
         let (rgba, width, height) = js::rgba_of(&source)?;
-        let ink = drawpad::ink_from_rgba(&rgba, width, height).map_err(js_error)?;
-        let image = drawpad::to_mnist(&ink, width, height).map_err(js_error)?;
+        let ink = drawpad::ink_from_rgba(&rgba, width, height, ink).map_err(drawing)?;
+        let image = drawpad::to_mnist(&ink, width, height).map_err(drawing)?;
         let probabilities = self.session.lock().await.predict(&image).await?;
-        Ok(Prediction {
-            image,
-            probabilities,
-        })
+        let prediction = Object::new();
+        Reflect::set(&prediction, &"digit".into(), &top(&probabilities).into())?;
+        let probabilities = Float32Array::from(&probabilities[..]);
+        Reflect::set(&prediction, &"probabilities".into(), &probabilities)?;
+        Reflect::set(
+            &prediction,
+            &"image".into(),
+            &Float32Array::from(&image[..]),
+        )?;
+        Ok(prediction.into())
     }
 
     /// The current or last training run (or the checkpoint loaded last) as checkpoint bytes:
-    /// settings, position in the run, weights and the optimizer's state.
+    /// settings, position in the run, weights and (unless `options.weightsOnly`) the
+    /// optimizer's state.
     #[wasm_bindgen(js_name = saveCheckpoint)]
-    pub async fn save_checkpoint(&self) -> Result<Vec<u8>, JsError> {
-        Ok(self.session.lock().await.checkpoint().await?.to_bytes())
+    pub async fn save_checkpoint(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "SaveOptions")] options: JsValue,
+    ) -> Result<Vec<u8>, JsValue> {
+        let mut checkpoint = self.session.lock().await.checkpoint().await?;
+        if get(&options, "weightsOnly").as_bool() == Some(true) {
+            checkpoint = checkpoint.without_optimizer();
+        }
+        Ok(checkpoint.to_bytes())
     }
 
-    /// Loads checkpoint bytes from `saveCheckpoint`: its weights become the model in use.
-    /// Rejects, leaving the model in use untouched, when the bytes are not a checkpoint of
-    /// LeNet-5. Waits for a running `train()` to finish its current step, and ends it.
-    #[wasm_bindgen(js_name = loadCheckpoint, unchecked_return_type = "CheckpointInfo")]
-    pub async fn load_checkpoint(&self, bytes: Vec<u8>) -> Result<JsValue, JsError> {
-        to_js(&self.session.lock().await.load_checkpoint(&bytes)?)
+    /// Saves the model as `saveCheckpoint()` gives it to `"indexeddb://name"` (this browser's
+    /// storage, replacing a model saved under that name; `options.metadata` is kept with it)
+    /// or to `"downloads://name"` (a file download, `name.ckpt`, in a page). Rejects with a
+    /// `StorageError` when the browser's storage is missing or full.
+    #[wasm_bindgen(unchecked_return_type = "SavedModel")]
+    pub async fn save(
+        &self,
+        target: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "SaveOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let location = Location::save_target(&target).map_err(|e| error(ErrorKind::Settings, e))?;
+        let mut checkpoint = self.session.lock().await.checkpoint().await?;
+        if get(&options, "weightsOnly").as_bool() == Some(true) {
+            checkpoint = checkpoint.without_optimizer();
+        }
+        let bytes = checkpoint.to_bytes();
+        let info = checkpoint.info();
+        match location {
+            Location::IndexedDb(name) => {
+                storage::save_model(&name, &bytes, &info, &get(&options, "metadata")).await
+            }
+            Location::Download(file) => {
+                storage::offer_download(&bytes, &file).map_err(|e| {
+                    error(
+                        ErrorKind::Storage,
+                        get(&e, "message").as_string().unwrap_or_default(),
+                    )
+                })?;
+                let saved = Object::new();
+                Reflect::set(&saved, &"name".into(), &file.into())?;
+                Reflect::set(&saved, &"savedAt".into(), &js_sys::Date::now().into())?;
+                Reflect::set(&saved, &"bytes".into(), &bytes.len().into())?;
+                Reflect::set(&saved, &"info".into(), &to_js(&info)?)?;
+                Ok(saved.into())
+            }
+            Location::Url(_) => unreachable!("not a save target"),
+        }
+    }
+
+    /// Loads a checkpoint (see `CheckpointSource`): its weights become the model in use.
+    /// Rejects with a `CheckpointError`, leaving the model in use untouched, when it is not a
+    /// checkpoint of LeNet-5 (or a `DownloadError` when a URL cannot be fetched). Waits for a
+    /// running `train()` to finish its current step, and ends it.
+    #[wasm_bindgen(js_name = loadCheckpoint, unchecked_return_type = "LoadedCheckpoint")]
+    pub async fn load_checkpoint(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CheckpointSource")] source: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "LoadOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (bytes, metadata) = checkpoint_bytes(&source, &options).await?;
+        let info = to_js(&self.session.lock().await.load_checkpoint(&bytes)?)?;
+        if !metadata.is_undefined() {
+            Reflect::set(&info, &"metadata".into(), &metadata)?;
+        }
+        Ok(info)
     }
 }
 
 impl LeNet {
-    async fn load(&self, split: Split, images: &[u8], labels: &[u8]) -> Result<usize, JsError> {
-        let set = Session::parse(split, images, labels)?;
+    async fn load_split(
+        &self,
+        split: Split,
+        images: &JsValue,
+        labels: &JsValue,
+    ) -> Result<usize, JsValue> {
+        let set = if labels.is_undefined() && get(images, "images").is_object() {
+            let own = images;
+            Session::from_arrays(
+                split,
+                grey_levels(&get(own, "images"))?,
+                &numbers(&get(own, "labels"))?,
+            )?
+        } else {
+            let bytes = |value: &JsValue, what: &str| -> Result<Vec<u8>, JsValue> {
+                if value.is_instance_of::<Uint8Array>()
+                    || value.is_instance_of::<js_sys::ArrayBuffer>()
+                {
+                    Ok(Uint8Array::new(value).to_vec())
+                } else {
+                    Err(type_error(format!(
+                        "the {what} are the bytes of an IDX file (a Uint8Array), or give {{ images, labels }} arrays as the only argument"
+                    )))
+                }
+            };
+            Session::parse(split, &bytes(images, "images")?, &bytes(labels, "labels")?)?
+        };
         Ok(self.session.lock().await.set(split, set))
     }
 
@@ -368,8 +685,120 @@ impl LeNet {
     }
 }
 
+/// The training files and the test files (if any), fetched together.
+async fn fetch_all(
+    downloads: &Downloads,
+    train: &(String, String),
+    test: Option<&(String, String)>,
+) -> Result<((Fetched, Fetched), Option<(Fetched, Fetched)>), String> {
+    let train = fetch_pair(downloads, train);
+    match test {
+        Some(test) => {
+            let (train, test) = future::try_zip(train, fetch_pair(downloads, test)).await?;
+            Ok((train, Some(test)))
+        }
+        None => Ok((train.await?, None)),
+    }
+}
+
+/// The images and labels files at `urls`, fetched together.
+async fn fetch_pair(
+    downloads: &Downloads,
+    (images, labels): &(String, String),
+) -> Result<(Fetched, Fetched), String> {
+    future::try_zip(downloads.file(images), downloads.file(labels)).await
+}
+
+/// A split from the fetched images and labels files.
+fn parse_pair(
+    split: Split,
+    (images, labels): &(Fetched, Fetched),
+) -> Result<std::sync::Arc<MnistDataset>, SessionError> {
+    Session::parse(split, &images.bytes, &labels.bytes)
+}
+
+/// An app's images as grey levels: bytes in a `Uint8Array`, fractions in a float array.
+fn grey_levels(images: &JsValue) -> Result<GreyLevels, JsValue> {
+    if images.is_instance_of::<Uint8Array>() || images.is_instance_of::<js_sys::Uint8ClampedArray>()
+    {
+        Ok(GreyLevels::Bytes(Uint8Array::new(images).to_vec()))
+    } else if images.is_instance_of::<Float32Array>() || images.is_instance_of::<Float64Array>() {
+        Ok(GreyLevels::Fractions(Float32Array::new(images).to_vec()))
+    } else {
+        Err(error(
+            ErrorKind::Dataset,
+            "images are n x 784 grey levels in a Uint8Array (0-255) or a Float32Array (0-1)",
+        ))
+    }
+}
+
+/// An app's labels (any array of numbers).
+fn numbers(labels: &JsValue) -> Result<Vec<f64>, JsValue> {
+    if labels.is_object() && get(labels, "length").as_f64().is_some() {
+        Ok(Float64Array::new(labels).to_vec())
+    } else {
+        Err(error(
+            ErrorKind::Dataset,
+            "labels are an array of digits 0-9, one per image",
+        ))
+    }
+}
+
+/// The bytes of a checkpoint `source` (see `CheckpointSource`), and for a model saved in
+/// IndexedDB the app's metadata saved with it (else `undefined`).
+async fn checkpoint_bytes(
+    source: &JsValue,
+    options: &JsValue,
+) -> Result<(Vec<u8>, JsValue), JsValue> {
+    if source.is_instance_of::<Uint8Array>() || source.is_instance_of::<js_sys::ArrayBuffer>() {
+        return Ok((Uint8Array::new(source).to_vec(), JsValue::UNDEFINED));
+    }
+    if get(source, "arrayBuffer").is_function() && get(source, "size").as_f64().is_some() {
+        let buffer = js::call_method(source, "arrayBuffer", &[])?;
+        let buffer = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&buffer))
+            .await
+            .map_err(|e| {
+                error(
+                    ErrorKind::Checkpoint,
+                    format!(
+                        "could not read the file: {}",
+                        get(&e, "message").as_string().unwrap_or_default()
+                    ),
+                )
+            })?;
+        return Ok((Uint8Array::new(&buffer).to_vec(), JsValue::UNDEFINED));
+    }
+    let Some(text) = source.as_string() else {
+        return Err(type_error(
+            "a checkpoint comes as bytes (Uint8Array or ArrayBuffer), a File or Blob, \"indexeddb://name\" or a URL",
+        ));
+    };
+    match Location::source(&text).map_err(|e| error(ErrorKind::Settings, e))? {
+        Location::IndexedDb(name) => storage::saved_model(&name).await,
+        Location::Url(url) => {
+            let abort = Abort::from_options(options)?;
+            let downloads = Downloads::new(callback(options, "onProgress")?, None).await;
+            let fetched = future::or(
+                async {
+                    downloads
+                        .file(&url)
+                        .await
+                        .map_err(|why| error(ErrorKind::Download, why))
+                },
+                async { Err(abort.aborted().await) },
+            )
+            .await;
+            if fetched.is_err() {
+                downloads.stop();
+            }
+            Ok((fetched?.bytes, JsValue::UNDEFINED))
+        }
+        Location::Download(_) => unreachable!("not a source"),
+    }
+}
+
 /// `options[key]` as a number; an error when it holds something else.
-fn number(options: &JsValue, key: &str) -> Result<Option<f64>, JsError> {
+fn number(options: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
     let value = get(options, key);
     if value.is_undefined() || value.is_null() {
         return Ok(None);
@@ -377,7 +806,7 @@ fn number(options: &JsValue, key: &str) -> Result<Option<f64>, JsError> {
     value
         .as_f64()
         .map(Some)
-        .ok_or_else(|| JsError::new(&format!("options.{key} must be a number")))
+        .ok_or_else(|| type_error(format!("options.{key} must be a number")))
 }
 
 /// A run's callbacks and abort signal, as the session calls them.
@@ -419,33 +848,5 @@ impl RunHooks for Hooks {
 
     async fn yield_now(&self) -> Result<(), JsValue> {
         self.yielder.yield_now().await
-    }
-}
-
-/// A prediction for a drawing: the 28x28 image the model saw and its ten probabilities.
-#[wasm_bindgen]
-pub struct Prediction {
-    image: Vec<f32>,
-    probabilities: [f32; NUM_CLASSES],
-}
-
-#[wasm_bindgen]
-impl Prediction {
-    /// The 784 grey levels (0-1, row-major) the model classified.
-    #[wasm_bindgen(getter)]
-    pub fn image(&self) -> Float32Array {
-        Float32Array::from(&self.image[..])
-    }
-
-    /// Probabilities of the digits 0-9.
-    #[wasm_bindgen(getter)]
-    pub fn probabilities(&self) -> Float32Array {
-        Float32Array::from(&self.probabilities[..])
-    }
-
-    /// The most probable digit.
-    #[wasm_bindgen(getter)]
-    pub fn digit(&self) -> u8 {
-        top(&self.probabilities)
     }
 }
