@@ -1,8 +1,8 @@
-// The training worker: owns the model (the npm package's public API only), downloads MNIST,
-// trains, evaluates and saves a checkpoint after every epoch and every 15 seconds, and answers
-// predictions between steps, so the page never freezes. It watches the GPU device it trains on:
-// when the device is lost, the page replaces this worker by one on the CPU, which goes on from
-// the last save. It talks to the page in messages:
+// The training worker: owns the model (the npm package's public API only), has it load MNIST,
+// trains, evaluates and saves the run in IndexedDB after every epoch and every 15 seconds, and
+// answers predictions between steps, so the page never freezes. When the package reports the
+// GPU device lost, the page replaces this worker by one on the CPU, which goes on from the last
+// save. It talks to the page in messages:
 //   page -> worker: {cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|'predict'|
 //                    'download'|'load'|'discard', ...}
 //   worker -> page: {status: 'defaults'|'download'|'ready'|'backend'|'saved'|'started'|'training'|
@@ -10,8 +10,20 @@
 //                    'autosaved'|'prediction'|'checkpoint'|'loaded'|'device-lost'|'error', ...}
 
 import init, { LeNet } from '../pkg/lenet_web.js';
-import { downloadMnist, forgetMnist } from './mnist.js';
-import { forgetRun, loadCalibration, loadRun, saveCalibration, saveRun } from './store.js';
+
+/** The gzipped IDX files, served from the page's origin under data/ (resolved against this
+ * module). */
+const MNIST_URLS = Object.fromEntries(
+  Object.entries({
+    trainImages: 'train-images-idx3-ubyte.gz',
+    trainLabels: 'train-labels-idx1-ubyte.gz',
+    testImages: 't10k-images-idx3-ubyte.gz',
+    testLabels: 't10k-labels-idx1-ubyte.gz',
+  }).map(([key, file]) => [key, new URL(`../data/${file}`, import.meta.url).href]),
+);
+/** Where the run is saved in this browser (with its charts and results as metadata). */
+const RUN_NAME = 'latest-run';
+const SAVED_RUN = `indexeddb://${RUN_NAME}`;
 
 /** Misclassified test digits sent to the page after an evaluation. */
 const MISTAKES_SHOWN = 60;
@@ -36,20 +48,6 @@ function emptyHistory() {
   return { steps: [], loss: [], accuracy: [], epochs: [] };
 }
 
-/** Watches every GPU device created here (burn's wgpu asks the adapter for one) and tells the
- * page when one is lost: a driver reset, a GPU taken away, or the browser reclaiming it. */
-function watchGpuDevices() {
-  const adapter = globalThis.GPUAdapter?.prototype;
-  if (!adapter) return;
-  const requestDevice = adapter.requestDevice;
-  adapter.requestDevice = async function (...args) {
-    const device = await requestDevice.apply(this, args);
-    device.lost.then((info) => post('device-lost', { message: info.message || info.reason || 'no reason given' }));
-    return device;
-  };
-}
-watchGpuDevices();
-
 /** @param {string} status @param {object} [data] */
 function post(status, data = {}, transfer = []) {
   postMessage({ status, ...data }, transfer);
@@ -69,15 +67,14 @@ async function useBackend(choice) {
     await switchTo('cpu');
   }
   lenetBackend = choice;
-  const { calibration } = lenet;
-  if (calibration) await saveCalibration(calibration).catch(() => {});
-  post('backend', { backend: lenet.backend, fallbackReason: fallbackReason ?? lenet.fallbackReason, calibration });
+  post('backend', { backend: lenet.backend, fallbackReason: fallbackReason ?? lenet.fallbackReason, calibration: lenet.calibration });
 }
 
-/** `setBackend`, or `create` for the first model; "auto" reuses the measurement kept before. */
+/** `setBackend`, or `create` for the first model ("auto" reuses what the package measured
+ * before). */
 async function switchTo(request) {
   if (lenet) await lenet.setBackend(request);
-  else lenet = await LeNet.create(request, { calibration: await loadCalibration().catch(() => undefined) });
+  else lenet = await LeNet.create(request, { onDeviceLost: (message) => post('device-lost', { message }) });
 }
 
 /** Starts up: the package's default settings, the backend, MNIST, then the saved run; ends
@@ -86,33 +83,25 @@ async function start({ backend }) {
   await init();
   post('defaults', { adam: LeNet.defaultSettings('adam'), sgd: LeNet.defaultSettings('sgd') });
   await useBackend(backend);
-  const { files, cached } = await downloadMnist((loaded, total) => post('download', { loaded, total }));
-  try {
-    const trainCount = await lenet.loadTrainingSet(files.trainImages, files.trainLabels);
-    const testCount = await lenet.loadTestSet(files.testImages, files.testLabels);
-    post('ready', { trainCount, testCount, cached });
-  } catch (e) {
-    await forgetMnist(); // a damaged cached file must not break every later visit
-    const sentence = /[.?!]$/.test(e.message) ? e.message : `${e.message}.`;
-    throw new Error(`${sentence} Try again to download MNIST anew.`);
-  }
+  const onProgress = ({ loaded, total }) => post('download', { loaded, total });
+  const { trainCount, testCount, fromCache } = await lenet.loadMnist(MNIST_URLS, { onProgress, cache: true });
+  post('ready', { trainCount, testCount, cached: fromCache });
   post('started', { savedAt: await restoreSavedRun() });
 }
 
 /** Offers the run saved in IndexedDB, its model loaded for the draw pad; returns when it was
  * saved. */
 async function restoreSavedRun() {
-  const saved = await loadRun().catch(() => undefined);
+  const saved = (await LeNet.listSaved().catch(() => [])).find(({ name }) => name === RUN_NAME);
   if (!saved) return undefined;
   try {
-    const info = await lenet.loadCheckpoint(saved.checkpoint);
+    const { metadata, ...info } = await lenet.loadCheckpoint(SAVED_RUN);
     resumable = true;
-    history = saved.history;
-    results = saved.results;
+    ({ history, results } = metadata);
     post('saved', { info, history, results, savedAt: saved.savedAt });
     return saved.savedAt;
   } catch (e) {
-    await forgetRun();
+    await LeNet.deleteSaved(SAVED_RUN);
     throw new Error(`The saved training run could not be restored and was deleted: ${e.message}`);
   }
 }
@@ -211,10 +200,9 @@ async function showResults(evaluation, at) {
 async function autosave(progress) {
   const { epoch, step, epochDone } = progress;
   try {
-    const bytes = await lenet.saveCheckpoint();
+    const { bytes } = await lenet.save(SAVED_RUN, { metadata: { history, results } });
     resumable = true;
-    await saveRun({ checkpoint: bytes, history, results, savedAt: Date.now() });
-    post('autosaved', { epoch, step, epochDone, bytes: bytes.length });
+    post('autosaved', { epoch, step, epochDone, bytes });
   } catch (e) {
     post('error', { message: `The run could not be saved at step ${step}: ${e.message}`, cmd: 'autosave' });
   }
@@ -222,9 +210,7 @@ async function autosave(progress) {
 
 async function predict({ rgba, width, height }) {
   if (!lenet) throw new Error('the model is still starting');
-  const prediction = await lenet.predictImage(new ImageData(rgba, width, height));
-  const { image, probabilities, digit } = prediction;
-  prediction.free();
+  const { image, probabilities, digit } = await lenet.predictImage(new ImageData(rgba, width, height));
   post('prediction', { image, probabilities, digit }, [image.buffer, probabilities.buffer]);
 }
 
@@ -252,7 +238,7 @@ const commands = {
   load,
   async discard() {
     resumable = false;
-    await forgetRun();
+    await LeNet.deleteSaved(SAVED_RUN);
   },
   pause() {
     if (paused || !controller) return;

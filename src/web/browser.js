@@ -84,13 +84,13 @@ export function imageDataOf(source, width, height) {
   return context.getImageData(0, 0, width, height);
 }
 
-/** Calls `onLost(message)` when a GPU device asked for from now on is lost (a driver reset, a
- * GPU taken away, the browser reclaiming it). burn asks the adapter for its device itself, so
- * this is where the package can see it. */
+/** Calls `onLost(message)` (when given) when a GPU device asked for from now on is lost (a
+ * driver reset, a GPU taken away, the browser reclaiming it). burn asks the adapter for its
+ * device itself, so the package watches the adapter's `requestDevice`. */
 const lostListeners = new Set();
 let watching = false;
 export function watchGpuDevices(onLost) {
-  lostListeners.add(onLost);
+  if (onLost) lostListeners.add(onLost);
   const adapter = globalThis.GPUAdapter?.prototype;
   if (watching || !adapter) return;
   watching = true;

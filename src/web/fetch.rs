@@ -129,9 +129,10 @@ impl Downloads {
         let _ = Reflect::set(&init, &"headers".into(), &headers);
         let body = Uint8Array::from(bytes);
         let response_class = get(&js_sys::global(), "Response");
-        let Ok(response) =
-            Reflect::construct(response_class.unchecked_ref::<Function>(), &Array::of2(&body, &init))
-        else {
+        let Ok(response) = Reflect::construct(
+            response_class.unchecked_ref::<Function>(),
+            &Array::of2(&body, &init),
+        ) else {
             return;
         };
         let _ = await_method(cache, "put", &[url.into(), response]).await;

@@ -45,6 +45,11 @@ export interface CreateOptions {
    * same adapter by the same version of the package, instead of measuring. Without it, the
    * package uses the one it kept in IndexedDB, if any. */
   calibration?: Calibration;
+  /** Called when the GPU device the package trains on is lost (a driver reset, a GPU taken
+   * away, the browser reclaiming it), with the browser's reason. The model's state on the GPU
+   * is gone then: go on from a saved checkpoint on the CPU (`LeNet.load(saved, { backend:
+   * "cpu" })`). */
+  onDeviceLost?: (message: string) => void;
 }
 
 /** Downloads' progress, in bytes over every file of the call (as sent, gzipped or not). */
@@ -203,6 +208,24 @@ pub struct LeNet {
     compute: RefCell<ComputeDevice>,
     /// What `"auto"` measured, if it measured.
     calibration: RefCell<Option<Calibration>>,
+    /// Tells the app's `onDeviceLost` of a lost GPU device.
+    device_watch: Option<Closure<dyn FnMut(String)>>,
+}
+
+impl Drop for LeNet {
+    fn drop(&mut self) {
+        if let Some(watch) = &self.device_watch {
+            unwatch_gpu_devices(watch);
+        }
+    }
+}
+
+#[wasm_bindgen(module = "/src/web/browser.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = watchGpuDevices)]
+    fn watch_gpu_devices(on_lost: Option<&Closure<dyn FnMut(String)>>);
+    #[wasm_bindgen(js_name = unwatchGpuDevices)]
+    fn unwatch_gpu_devices(on_lost: &Closure<dyn FnMut(String)>);
 }
 
 /// Errors of the session reach JS as `Error` objects named after their kind.
@@ -275,11 +298,19 @@ impl LeNet {
                 "create(): `calibration` is not a measurement that \"auto\" made (lenet.calibration)",
             )
         })?;
+        let device_watch = callback(&options, "onDeviceLost")?.map(|on_lost| {
+            Closure::new(move |message: String| {
+                let _ = on_lost.call1(&JsValue::NULL, &message.into());
+            })
+        });
+        // Before the device is asked for.
+        watch_gpu_devices(device_watch.as_ref());
         let (compute, calibration) = select(backend, remembered).await?;
         Ok(LeNet {
             session: SharedSession::new(Session::new(compute.clone())),
             compute: RefCell::new(compute),
             calibration: RefCell::new(calibration),
+            device_watch,
         })
     }
 

@@ -76,11 +76,11 @@ async function measure({ backend, steps, warmup, batchSize, predictions }) {
   ctx.lineTo(120, 240);
   ctx.stroke();
   const image = ctx.getImageData(0, 0, 280, 280);
-  for (let i = 0; i < 10; i++) (await lenet.predictImage(image)).free();
+  for (let i = 0; i < 10; i++) await lenet.predictImage(image);
   const latencies = [];
   for (let i = 0; i < predictions; i++) {
     const t = performance.now();
-    (await lenet.predictImage(image)).free();
+    await lenet.predictImage(image);
     latencies.push(performance.now() - t);
   }
   latencies.sort((a, b) => a - b);

@@ -4,7 +4,7 @@
 // gets through passing download failures and reports the rest clearly.
 
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'applic
 /** Downloads that go wrong, under /fault/KIND/FILE: `missing` (404), `error` (500 each time),
  * `flaky` (503 the first time), `cut` (the connection drops halfway the first time) and
  * `cut-always`. */
-const FAULTS = /^\/fault\/(missing|error|flaky|cut|cut-always)(\/.+)$/;
+const FAULTS = /^\/fault\/(missing|error|flaky|cut|cut-always|slow)(\/.+)$/;
 /** How often each fault URL was asked for. */
 const asked = new Map();
 
@@ -29,6 +29,11 @@ function fault(request, response) {
   asked.set(request.url, tries);
   const bytes = readFileSync(join(DIST, file));
   if (kind === 'missing') response.writeHead(404).end();
+  else if (kind === 'slow') {
+    response.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': bytes.length });
+    response.write(bytes.subarray(0, 1000));
+    setTimeout(() => response.end(bytes.subarray(1000)), 20_000).unref();
+  }
   else if (kind === 'error' || (kind === 'flaky' && tries === 1)) response.writeHead(kind === 'error' ? 500 : 503).end();
   else if (kind === 'cut-always' || (kind === 'cut' && tries === 1)) {
     response.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': bytes.length });
@@ -47,7 +52,7 @@ function serve() {
       response.writeHead(404).end();
       return;
     }
-    response.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    response.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': statSync(file).size });
     createReadStream(file).pipe(response);
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
@@ -122,7 +127,7 @@ test('loadMnist() retries passing download failures and reports the rest clearly
     const LABELS = '/train-labels-idx1-ubyte.gz';
 
     for (const kind of ['flaky', 'cut']) {
-      assert.deepEqual(await load(`/fault/${kind}${LABELS}`), { trainCount: 60_000 }, `${kind}: the second try gets the file`);
+      assert.deepEqual(await load(`/fault/${kind}${LABELS}`), { trainCount: 60_000, fromCache: false }, `${kind}: the second try gets the file`);
       assert.equal(asked.get(`/fault/${kind}${LABELS}`), 2);
     }
     assert.match(await load(`/fault/missing${LABELS}`), /^could not download \/fault\/missing\/train-labels-idx1-ubyte\.gz: the server answered 404$/);
@@ -136,4 +141,44 @@ test('loadMnist() retries passing download failures and reports the rest clearly
     assert.equal(await bytes({ images: oneImage, labels: [] }), 'the training set could not be loaded: the labels file is empty');
     const cutShort = [...readFileSync(join(DIST, 'train-images-idx3-ubyte.gz')).subarray(0, 1000)];
     assert.match(await bytes({ images: cutShort, labels: [] }), /the images file is not a valid gzip file .*was the download cut short\?/);
+  }));
+
+test('the package gives named errors, own data, batch and image predictions, saving and loading anywhere, and downloads with progress, cache and abort', { timeout: 300_000 }, () =>
+  inApp(async (page) => {
+    const f = await page.evaluate(() => window.checkFeatures());
+    console.log(`features: ${JSON.stringify({ ...f, probabilities: undefined })}`);
+    assert.equal(f.version, JSON.parse(readFileSync(new URL('../../pkg/package.json', import.meta.url))).version);
+    assert.ok(f.progressCalls > 4 && f.progressDone, 'loadMnist reports its progress to the last byte');
+    assert.deepEqual([f.fromCacheFirst, f.fromCacheAgain], [false, true], 'the second load comes from the cache');
+    assert.match(f.abortedLoad, /^AbortError: /);
+    assert.equal(f.ownCount, 300);
+    assert.equal(f.ownTrained, 4, '200 own images in batches of 50');
+    const names = Object.fromEntries(Object.entries(f.errorNames).map(([k, v]) => [k, v.split(':')[0]]));
+    assert.deepEqual(names, {
+      badLabel: 'DatasetError', badLength: 'DatasetError', badLevel: 'DatasetError', notAnArray: 'DatasetError',
+      badCheckpoint: 'CheckpointError', notSaved: 'CheckpointError', blank: 'DrawingError', badSettings: 'SettingsError',
+      diverged: 'DivergedError', missing: 'DownloadError', noWebGpu: 'WebGpuUnavailableError', aborted: 'AbortError',
+    });
+    assert.match(f.errorNames.badLabel, /label 10 at position 0 is not a digit 0-9/);
+    assert.match(f.errorNames.badLevel, /grey level 2 at position 0 is outside 0-1/);
+    assert.match(f.errorNames.notSaved, /no model is saved in this browser as "never-saved"/);
+    assert.ok(f.batchMatches, 'predictBatch gives each image its own prediction');
+    assert.equal(f.batchLength, 30);
+    assert.deepEqual([f.bitmapDigit, f.imageDigit, f.lightOnDarkDigit], [1, 1, 1], 'a 1 from an ImageBitmap, an <img> and light on dark');
+    assert.match(f.darkReadAsLight, /^(resolved|DrawingError)/);
+    assert.equal(f.saved.name, 'consumer-model');
+    assert.ok(f.saved.bytes > 100_000 && f.saved.info.step > 0);
+    assert.ok(f.listed.includes('consumer-model'));
+    assert.ok(f.weightsOnlySmaller, 'a weights-only export leaves out the optimizer state');
+    assert.ok(f.urlLoaded.progressCalls > 0 && f.urlLoaded.samePrediction, 'LeNet.load(url) predicts as the model saved');
+    assert.ok(f.blobLoaded);
+
+    // After a reload, the model saved in IndexedDB loads with its metadata and predicts as before.
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector('#status').textContent === 'ready');
+    const back = await page.evaluate(() => window.loadSavedModel());
+    assert.deepEqual(back.metadata, { note: 'kept' });
+    assert.ok(back.probabilities.every((p, i) => Math.abs(p - f.probabilities[i]) < 1e-6), 'the same predictions after a reload');
+    assert.equal(back.deleted, true);
+    assert.ok(!back.left.includes('consumer-model'), 'deleted models are no longer listed');
   }));

@@ -4,7 +4,10 @@
 // `tsc --noEmit` checks this file against the package's types.
 
 import init, {
+  type DownloadProgress,
   type EpochReport,
+  type SavedModel,
+  version,
   type MnistCounts,
   type MnistUrls,
   type Progress,
@@ -245,8 +248,191 @@ async function tryLoadTrainingSet(images: Uint8Array, labels: Uint8Array): Promi
   }
 }
 
+/** What the package gives beyond training: named errors, own data, batch and image predictions,
+ * saving to IndexedDB and loading from a URL, downloads with progress, cache and abort. */
+export interface Features {
+  version: string;
+  progressCalls: number;
+  progressDone: boolean;
+  fromCacheFirst: boolean;
+  fromCacheAgain: boolean;
+  abortedLoad: string;
+  ownCount: number;
+  ownTrained: number;
+  errorNames: Record<string, string>;
+  batchMatches: boolean;
+  batchLength: number;
+  bitmapDigit: number;
+  imageDigit: number;
+  lightOnDarkDigit: number;
+  darkReadAsLight: string;
+  saved: SavedModel;
+  listed: string[];
+  weightsOnlySmaller: boolean;
+  urlLoaded: { progressCalls: number; samePrediction: boolean };
+  blobLoaded: boolean;
+  probabilities: number[];
+}
+
+const MNIST = {
+  trainImages: '/train-images-idx3-ubyte.gz',
+  trainLabels: '/train-labels-idx1-ubyte.gz',
+  testImages: '/t10k-images-idx3-ubyte.gz',
+  testLabels: '/t10k-labels-idx1-ubyte.gz',
+};
+
+/** The name of the error `work` rejects with. */
+async function errorName(work: Promise<unknown>): Promise<string> {
+  try {
+    await work;
+    return 'resolved';
+  } catch (e) {
+    return e instanceof Error ? `${e.name}: ${e.message}` : `not an Error: ${String(e)}`;
+  }
+}
+
+/** Runs `work` as in a browser without WebGPU. */
+async function withoutWebGpu<T>(work: () => Promise<T>): Promise<T> {
+  Object.defineProperty(navigator, 'gpu', { value: undefined, configurable: true });
+  try {
+    return await work();
+  } finally {
+    delete (navigator as { gpu?: unknown }).gpu;
+  }
+}
+
+async function checkFeatures(): Promise<Features> {
+  await init();
+  const lenet = await LeNet.create({ backend: 'cpu' });
+  let progressCalls = 0;
+  let last: DownloadProgress = { loaded: 0, total: 0 };
+  const first = await lenet.loadMnist(MNIST, {
+    cache: 'consumer-mnist',
+    onProgress: (p) => {
+      progressCalls += 1;
+      last = p;
+    },
+  });
+  const again = await lenet.loadMnist(MNIST, { cache: 'consumer-mnist' });
+  const controller = new AbortController();
+  const aborting = lenet.loadMnist({ trainImages: '/fault/slow/train-images-idx3-ubyte.gz', trainLabels: MNIST.trainLabels }, { signal: controller.signal });
+  setTimeout(() => controller.abort(), 200);
+  const abortedLoad = await errorName(aborting);
+
+  // An app's own data: 300 test digits as fractions 0-1, their labels as plain numbers.
+  const images = new Float32Array(300 * 784);
+  const labels: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const pixels = await lenet.testImage(i);
+    images.set(Array.from(pixels, (g) => g / 255), i * 784);
+    labels.push(i % 10);
+  }
+  const ownCount = await lenet.loadTestSet({ images, labels });
+  const ownTrained = (await lenet.train({ limit: 200, batchSize: 50, evaluateEachEpoch: false })).step;
+  await lenet.loadMnist(MNIST, { cache: 'consumer-mnist' });
+
+  const errorNames: Record<string, string> = {
+    badLabel: await errorName(lenet.loadTrainingSet({ images: new Uint8Array(784), labels: [10] })),
+    badLength: await errorName(lenet.loadTrainingSet({ images: new Uint8Array(700), labels: [1] })),
+    badLevel: await errorName(lenet.loadTrainingSet({ images: new Float32Array(784).fill(2), labels: [1] })),
+    notAnArray: await errorName(lenet.loadTrainingSet({ images: [0, 1] as unknown as Uint8Array, labels: [1] })),
+    badCheckpoint: await errorName(lenet.loadCheckpoint(new Uint8Array([1, 2, 3]))),
+    notSaved: await errorName(lenet.loadCheckpoint('indexeddb://never-saved')),
+    blank: await errorName(lenet.predictImage(new ImageData(28, 28))),
+    badSettings: await errorName(lenet.train({ batchSize: 0 })),
+    diverged: await errorName(lenet.train({ learningRate: 10, limit: 2000, readEvery: 1 })),
+    missing: await errorName(lenet.loadMnist({ trainImages: '/fault/missing/t10k-labels-idx1-ubyte.gz', trainLabels: MNIST.trainLabels })),
+    noWebGpu: await withoutWebGpu(() => errorName(LeNet.create('webgpu'))),
+    aborted: abortedLoad,
+  };
+
+  await lenet.train({ limit: 3000, batchSize: 50, evaluateEachEpoch: false });
+  const batch = new Float32Array(3 * 784);
+  for (let i = 0; i < 3; i++) batch.set(Array.from(await lenet.testImage(i), (g) => g / 255), i * 784);
+  const together = await lenet.predictBatch(batch);
+  let batchMatches = true;
+  for (let i = 0; i < 3; i++) {
+    const alone = await lenet.predict(batch.subarray(i * 784, (i + 1) * 784));
+    batchMatches &&= alone.every((p, j) => Math.abs(p - together[i * 10 + j]) < 1e-5);
+  }
+
+  const canvas = document.getElementById('digit') as HTMLCanvasElement;
+  drawOne(canvas);
+  const bitmap = await createImageBitmap(canvas);
+  const bitmapDigit = (await lenet.predictImage(bitmap)).digit;
+  const img = new Image();
+  img.src = canvas.toDataURL();
+  await img.decode();
+  const imageDigit = (await lenet.predictImage(img)).digit;
+  // The same 1, light on a dark ground.
+  const dark = new OffscreenCanvas(140, 140);
+  const ctx = dark.getContext('2d')!;
+  ctx.filter = 'invert(1)';
+  ctx.drawImage(canvas, 0, 0);
+  const lightOnDarkDigit = (await lenet.predictImage(dark, { lightOnDark: true })).digit;
+  const darkReadAsLight = await errorName(lenet.predictImage(canvas, { lightOnDark: true }).then((p) => p.digit));
+
+  const saved = await lenet.save('indexeddb://consumer-model', { metadata: { note: 'kept' } });
+  const listed = (await LeNet.listSaved()).map((m) => m.name);
+  const full = await lenet.saveCheckpoint();
+  const weightsOnly = await lenet.saveCheckpoint({ weightsOnly: true });
+  const url = URL.createObjectURL(new Blob([new Uint8Array(weightsOnly)]));
+  let urlProgress = 0;
+  const fromUrl = await LeNet.load(url, { backend: 'cpu', onProgress: () => (urlProgress += 1) });
+  const urlPrediction = await fromUrl.predictImage(canvas);
+  const mine = await lenet.predictImage(canvas);
+  const fromBlob = await LeNet.load(new Blob([new Uint8Array(full)]), { backend: 'cpu' });
+  const blobLoaded = (await fromBlob.predictImage(canvas)).digit === mine.digit;
+  fromUrl.free();
+  fromBlob.free();
+  lenet.free();
+  return {
+    version: version(),
+    progressCalls,
+    progressDone: last.loaded === last.total && last.total > 10_000_000,
+    fromCacheFirst: first.fromCache,
+    fromCacheAgain: again.fromCache,
+    abortedLoad,
+    ownCount,
+    ownTrained,
+    errorNames,
+    batchMatches,
+    batchLength: together.length,
+    bitmapDigit,
+    imageDigit,
+    lightOnDarkDigit,
+    darkReadAsLight,
+    saved,
+    listed,
+    weightsOnlySmaller: weightsOnly.length < full.length / 2,
+    urlLoaded: {
+      progressCalls: urlProgress,
+      samePrediction: urlPrediction.probabilities.every((p, i) => p === mine.probabilities[i]),
+    },
+    blobLoaded,
+    probabilities: Array.from(mine.probabilities),
+  };
+}
+
+/** In a fresh page: the model saved in IndexedDB by `checkFeatures()` loads with its metadata
+ * and predicts as it did; deleting it empties the list. */
+async function loadSavedModel(): Promise<{ metadata: unknown; probabilities: number[]; deleted: boolean; left: string[] }> {
+  await init();
+  const lenet = await LeNet.load('indexeddb://consumer-model', { backend: 'cpu' });
+  const info = await lenet.loadCheckpoint('indexeddb://consumer-model');
+  const canvas = document.getElementById('digit') as HTMLCanvasElement;
+  drawOne(canvas);
+  const { probabilities } = await lenet.predictImage(canvas);
+  const deleted = await LeNet.deleteSaved('indexeddb://consumer-model');
+  const left = (await LeNet.listSaved()).map((m) => m.name);
+  lenet.free();
+  return { metadata: info.metadata, probabilities: Array.from(probabilities), deleted, left };
+}
+
 declare global {
   interface Window {
+    checkFeatures: typeof checkFeatures;
+    loadSavedModel: typeof loadSavedModel;
     runConsumerTest: () => Promise<Report>;
     checkRules: () => Promise<Rules>;
     tryLoadMnist: typeof tryLoadMnist;
@@ -254,6 +440,8 @@ declare global {
   }
 }
 window.runConsumerTest = runConsumerTest;
+window.checkFeatures = checkFeatures;
+window.loadSavedModel = loadSavedModel;
 window.checkRules = checkRules;
 window.tryLoadMnist = tryLoadMnist;
 window.tryLoadTrainingSet = tryLoadTrainingSet;

@@ -102,7 +102,6 @@ test(`${EPOCHS} epochs and ${PREDICTIONS.toLocaleString()} draw-pad predictions:
           ctx.stroke();
           const prediction = await lenet.predictImage(canvas);
           digits[prediction.digit] += 1;
-          prediction.free();
           if (i === 1_000 || i === predictions) await measure(`prediction ${i}`);
         }
         return { trainingImages, result, accuracy, finiteLosses, trainingSeconds, digits };
