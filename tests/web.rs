@@ -122,24 +122,25 @@ async fn trains_on_webgpu() {
 #[wasm_bindgen_test]
 async fn the_js_surface_uses_the_backend_asked_for() {
     let none = JsValue::UNDEFINED;
-    let cpu = LeNet::create(Some("cpu".into()), none.clone())
+    let cpu = LeNet::create(JsValue::from("cpu"), none.clone())
         .await
         .unwrap();
     assert_eq!(cpu.backend(), "cpu");
     assert_eq!(cpu.fallback_reason(), None);
     assert!(cpu.calibration().unwrap().is_undefined());
-    let gpu = LeNet::create(Some("webgpu".into()), none.clone())
+    let gpu = LeNet::create(JsValue::from("webgpu"), none.clone())
         .await
         .unwrap();
     assert_eq!(gpu.backend(), "webgpu");
-    assert!(LeNet::create(Some("tpu".into()), none).await.is_err());
+    assert!(LeNet::create(JsValue::from("tpu"), none).await.is_err());
 }
 
-/// `auto` times both backends and takes the faster; a measurement kept from before is reused
-/// instead (here one that says the opposite of the real one, to tell the two apart).
+/// `auto` times both backends and takes the faster, and keeps the measurement for next time; a
+/// measurement given is reused instead (here one that says the opposite of the real one, to
+/// tell the two apart).
 #[wasm_bindgen_test]
 async fn auto_takes_the_backend_that_trains_faster() {
-    let auto = LeNet::create(Some("auto".into()), JsValue::UNDEFINED)
+    let auto = LeNet::create(JsValue::from("auto"), JsValue::UNDEFINED)
         .await
         .unwrap();
     let measured: Calibration = serde_wasm_bindgen::from_value(auto.calibration().unwrap())
@@ -150,18 +151,25 @@ async fn auto_takes_the_backend_that_trains_faster() {
         assert_eq!(auto.fallback_reason(), Some(measured.reason()));
     }
 
+    // The package kept the measurement: the next "auto" chooses at once, by it.
+    let again = LeNet::create(JsValue::from("auto"), JsValue::UNDEFINED)
+        .await
+        .unwrap();
+    let kept: Calibration = serde_wasm_bindgen::from_value(again.calibration().unwrap()).unwrap();
+    assert_eq!(kept, measured);
+
     let opposite = Calibration {
         cpu: measured.webgpu,
         webgpu: measured.cpu,
         ..measured.clone()
     };
     let options = js_object(serde_json::json!({ "calibration": opposite }));
-    let remembered = LeNet::create(Some("auto".into()), options).await.unwrap();
+    let remembered = LeNet::create(JsValue::from("auto"), options).await.unwrap();
     assert_eq!(remembered.backend(), opposite.faster().name());
     assert_ne!(remembered.backend(), auto.backend());
 
     let bad = js_object(serde_json::json!({ "calibration": { "cpu": 1 } }));
-    assert!(LeNet::create(Some("auto".into()), bad).await.is_err());
+    assert!(LeNet::create(JsValue::from("auto"), bad).await.is_err());
 }
 
 /// `value` as a plain JS object (as options reach the package from JS).
