@@ -82,13 +82,15 @@ browser:
 		apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; \
 	fi
 
-## The npm package in pkg/ (release build, ES module for the browser; wasm-opt from npm's
+## The npm package in pkg/ (release build, ES module for the browser, with the package's own
+## JavaScript added and index.js as its entry by scripts/package.mjs; wasm-opt from npm's
 ## binaryen then strips the function names that the release profile keeps for profiling), and
 ## the page's chart library (uPlot, from node_modules) vendored into www/vendor/: the page loads
 ## nothing from other origins. Last, brotli (.br) and gzip (.gz) copies of the page's scripts,
 ## styles and .wasm, which the development server sends to browsers that accept them.
 build: npm
 	wasm-pack build --release --target web --out-dir pkg
+	node scripts/package.mjs
 	node_modules/.bin/wasm-opt pkg/lenet_web_bg.wasm --strip-debug --strip-producers -o pkg/lenet_web_bg.wasm
 	@ls -l pkg/*.wasm | awk '{ printf "pkg .wasm: %s bytes\n", $$5 }'
 	mkdir -p www/vendor

@@ -1,21 +1,23 @@
-// The demo page: the UI around www/worker.js, which downloads MNIST, trains LeNet-5, evaluates
-// it, saves checkpoints and classifies what is drawn on the pad, in a module Web Worker so the
-// page stays responsive. When the worker's GPU device is lost, the page replaces it by a worker
-// on the CPU that goes on training from the last save.
+// The demo page: the UI around www/run.js, which has the npm package load MNIST, train LeNet-5,
+// evaluate it, save checkpoints and classify what is drawn on the pad, with the model in the
+// package's own Web Worker so the page stays responsive. When the GPU device is lost, the page
+// replaces the run by one on the CPU that goes on training from the last save.
 
 import { createCharts } from './charts.js';
 import { createDrawPad } from './drawpad.js';
+import { createRun } from './run.js';
 
 const $ = (id) => document.getElementById(id);
-let worker;
+/** The run (www/run.js). */
+let trainer;
 
-/** The package's default settings per optimizer (`LeNet.defaultSettings`), sent by the worker. */
+/** The package's default settings per optimizer (`LeNet.defaultSettings`), sent by the run. */
 let defaults = null;
 const percent = (fraction, digits = 2) => `${(fraction * 100).toFixed(digits)}%`;
 
 /** @param {string} cmd @param {object} [data] */
-function send(cmd, data = {}, transfer = []) {
-  worker.postMessage({ cmd, ...data }, transfer);
+function send(cmd, data = {}) {
+  trainer.send(cmd, data);
 }
 
 const state = () => document.body.dataset.state;
@@ -225,7 +227,7 @@ function clearPrediction() {
   $('seen').getContext('2d').clearRect(0, 0, 28, 28);
 }
 
-/** Asks the worker to classify the drawing; changes made meanwhile wait for its answer. */
+/** Asks the run to classify the drawing; changes made meanwhile wait for its answer. */
 function requestPrediction() {
   if (pad.isBlank()) {
     clearPrediction();
@@ -238,8 +240,7 @@ function requestPrediction() {
   }
   predicting = true;
   drawingChanged = false;
-  const image = pad.imageData();
-  send('predict', { rgba: image.data, width: image.width, height: image.height }, [image.data.buffer]);
+  send('predict', { image: pad.imageData() });
 }
 
 // Checkpoints.
@@ -252,24 +253,14 @@ function describeRun(info) {
   return `Training stopped in epoch ${info.epochsDone + 1} of ${config.epochs}, at step ${info.step.toLocaleString()} of ${info.totalSteps.toLocaleString()} (${how}).`;
 }
 
-function downloadFile(bytes) {
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = 'lenet5-mnist.ckpt';
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  $('checkpoint-status').textContent = `Checkpoint downloaded (${(bytes.length / 1024).toFixed(0)} KB).`;
-}
-
 const handlers = {
   defaults(settings) {
-    // The form starts from them; a worker that replaces another leaves the form as it is.
+    // The form starts from them; a run that replaces another leaves the form as it is.
     if (!defaults) showOptions(settings.adam);
     defaults = settings;
   },
   started({ savedAt }) {
-    // A worker that replaces one whose GPU device was lost goes on with the run: from the save
+    // A run that replaces one whose GPU device was lost goes on with the run: from the save
     // when it was made since the run started, otherwise anew.
     const goOn = run.goOn;
     run.goOn = null;
@@ -358,7 +349,7 @@ const handlers = {
       `The GPU device was lost (${message.replace(/\.$/, '')}). ${training ? 'Training continues on the CPU from the last save.' : 'The model runs on the CPU now, from the last save.'}`,
     );
     run.goOn = training ? { since: run.startedAt, options: run.options } : null;
-    startWorker();
+    startRun();
   },
   finished({ stopped }) {
     $('train-status').textContent = `${stopped ? 'Stopped' : 'Done'}: ${$('test-accuracy').textContent} of the test images right. Draw a digit below.`;
@@ -370,8 +361,8 @@ const handlers = {
     predicting = false;
     if (drawingChanged) requestPrediction();
   },
-  checkpoint({ bytes }) {
-    downloadFile(bytes);
+  downloaded({ bytes }) {
+    $('checkpoint-status').textContent = `Checkpoint downloaded (${(bytes / 1024).toFixed(0)} KB).`;
   },
   loaded({ info, name }) {
     history = { steps: [], loss: [], accuracy: [], epochs: [] };
@@ -397,16 +388,14 @@ const handlers = {
   },
 };
 
-/** The run being trained: its settings and when it started; `goOn` while a worker that replaces
+/** The run being trained: its settings and when it started; `goOn` while a run that replaces
  * a lost one starts (see the `started` handler). */
 const run = { options: null, startedAt: 0, goOn: null };
 
-/** Starts a worker (replacing the one running, if any) on the chosen backend. */
-function startWorker() {
-  worker?.terminate();
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  worker.addEventListener('message', ({ data }) => handlers[data.status]?.(data));
-  worker.addEventListener('error', (e) => showError(e.message || 'the training worker failed to start'));
+/** Starts a run (replacing the one running, if any) on the chosen backend. */
+function startRun() {
+  trainer?.end();
+  trainer = createRun((status, data) => handlers[status]?.({ status, ...data }));
   predicting = false;
   setState('starting');
   send('start', { backend: $('backend-choice').value });
@@ -480,7 +469,7 @@ function main() {
 
   const requested = new URLSearchParams(location.search).get('backend');
   if (requested) $('backend-choice').value = requested;
-  startWorker();
+  startRun();
 }
 
 main();

@@ -64,8 +64,13 @@ export async function storeEntries(storeName) {
 
 export const STORES = { models: MODELS, memory: MEMORY };
 
-/** Offers `bytes` as a file download named `fileName` (a page only: a worker has no document). */
+/** Offers `bytes` as a file download named `fileName`: in a page, or from the package's own
+ * worker through the page that runs it (worker.js). */
 export function offerDownload(bytes, fileName) {
+  if (!globalThis.document && globalThis.lenetOfferDownload) {
+    globalThis.lenetOfferDownload(bytes.slice(), fileName);
+    return;
+  }
   if (!globalThis.document) throw new Error('downloads:// needs a page (a Web Worker cannot offer a download)');
   const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
   const link = document.createElement('a');
@@ -107,4 +112,18 @@ export function watchGpuDevices(onLost) {
 
 export function unwatchGpuDevices(onLost) {
   lostListeners.delete(onLost);
+}
+
+// What crosses between remote.js (an app's thread) and worker.js (the package's worker) besides
+// plain values: errors, which keep their name (`DatasetError`, `AbortError`, ...) and message.
+
+export function encodeError(e) {
+  if (e && typeof e === 'object' && 'message' in e) return { name: e.name ?? 'Error', message: e.message };
+  return { name: 'Error', message: String(e) };
+}
+
+export function decodeError({ name, message }) {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }

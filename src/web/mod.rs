@@ -41,6 +41,9 @@ export type BackendChoice = "auto" | "webgpu" | "cpu";
 export interface CreateOptions {
   /** Where to train (as the first argument of `create()`; `"auto"` by default). */
   backend?: BackendChoice;
+  /** Put the model in the package's own module Web Worker: the same API, with callbacks and
+   * aborts crossing over, and the app's thread never waiting on training. */
+  worker?: boolean;
   /** A measurement `"auto"` made before (`lenet.calibration`): reused when it was made of the
    * same adapter by the same version of the package, instead of measuring. Without it, the
    * package uses the one it kept in IndexedDB, if any. */

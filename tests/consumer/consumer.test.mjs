@@ -182,3 +182,21 @@ test('the package gives named errors, own data, batch and image predictions, sav
     assert.equal(back.deleted, true);
     assert.ok(!back.left.includes('consumer-model'), 'deleted models are no longer listed');
   }));
+
+test('LeNet.create({ worker: true }) trains in the package\'s worker with callbacks, pauses, aborts and errors crossing over', { timeout: 300_000 }, () =>
+  inApp(async (page) => {
+    const w = await page.evaluate(() => window.checkWorker());
+    console.log(`worker: ${JSON.stringify({ ...w, steps: w.steps.length })}`);
+    assert.equal(w.backend, 'cpu');
+    assert.deepEqual(w.steps, Array.from({ length: 20 }, (_, i) => i + 1), 'onStep for every step, in order');
+    assert.equal(w.epochs, 1);
+    assert.deepEqual(w.result, { step: 20, totalSteps: 20, epochsDone: 1 });
+    assert.ok(w.pausedMs >= 490, 'training waited for the promise onStep returned');
+    assert.match(w.aborted, /^AbortError: /);
+    assert.equal(w.stepsAfterAbort, 0, 'no step runs after the signal aborts');
+    assert.equal(w.digit, 1, 'a canvas crosses to the worker as its pixels');
+    assert.ok(w.sameAsInThread, 'the worker\'s model predicts as the same checkpoint does in the app\'s thread');
+    assert.match(w.badCheckpoint, /^CheckpointError: this is not a LeNet-5 checkpoint file$/);
+    assert.equal(w.loadedInWorker, 1, 'LeNet.load(url, { worker: true })');
+    assert.match(w.afterFree, /freed/);
+  }));

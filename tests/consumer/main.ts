@@ -429,8 +429,92 @@ async function loadSavedModel(): Promise<{ metadata: unknown; probabilities: num
   return { metadata: info.metadata, probabilities: Array.from(probabilities), deleted, left };
 }
 
+/** What `LeNet.create({ worker: true })` gives: the same API, with the model in the package's
+ * worker, callbacks (a returned promise pauses) and aborts crossing over. */
+export interface InWorker {
+  backend: string;
+  steps: number[];
+  epochs: number;
+  result: TrainResult;
+  pausedMs: number;
+  aborted: string;
+  stepsAfterAbort: number;
+  digit: number;
+  sameAsInThread: boolean;
+  badCheckpoint: string;
+  loadedInWorker: number;
+  afterFree: string;
+}
+
+async function checkWorker(): Promise<InWorker> {
+  await init();
+  const lenet = await LeNet.create({ backend: 'cpu', worker: true });
+  await lenet.loadMnist(MNIST, { cache: 'consumer-mnist' });
+  const steps: number[] = [];
+  let epochs = 0;
+  let pausedMs = 0;
+  const result = await lenet.train({
+    limit: 1000,
+    batchSize: 50,
+    onStep: async (p) => {
+      steps.push(p.step);
+      if (p.step === 5) {
+        const start = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        pausedMs = performance.now() - start;
+      }
+    },
+    onEpoch: () => {
+      epochs += 1;
+    },
+  });
+
+  const controller = new AbortController();
+  let stepsAfterAbort = 0;
+  const aborted = await errorName(
+    lenet.train({
+      limit: 3000,
+      signal: controller.signal,
+      onStep: (p) => {
+        if (controller.signal.aborted) stepsAfterAbort += 1;
+        if (p.step === 3) controller.abort();
+      },
+    }),
+  );
+
+  const canvas = document.getElementById('digit') as HTMLCanvasElement;
+  drawOne(canvas);
+  const inWorker = await lenet.predictImage(canvas);
+  const inThread = await LeNet.create('cpu');
+  await inThread.loadCheckpoint(await lenet.saveCheckpoint());
+  const here = await inThread.predictImage(canvas);
+  inThread.free();
+  const badCheckpoint = await errorName(lenet.loadCheckpoint(new Uint8Array([1, 2, 3])));
+  const url = URL.createObjectURL(new Blob([new Uint8Array(await lenet.saveCheckpoint({ weightsOnly: true }))]));
+  const loaded = await LeNet.load(url, { backend: 'cpu', worker: true });
+  const loadedInWorker = (await loaded.predictImage(canvas)).digit;
+  loaded.free();
+  lenet.free();
+  const afterFree = await errorName(lenet.evaluate());
+  return {
+    backend: lenet.backend,
+    steps,
+    epochs,
+    result,
+    pausedMs,
+    aborted,
+    stepsAfterAbort,
+    digit: inWorker.digit,
+    sameAsInThread: inWorker.probabilities.every((p, i) => p === here.probabilities[i]),
+    badCheckpoint,
+    loadedInWorker,
+    afterFree,
+  };
+}
+
 declare global {
   interface Window {
+    checkWorker: typeof checkWorker;
     checkFeatures: typeof checkFeatures;
     loadSavedModel: typeof loadSavedModel;
     runConsumerTest: () => Promise<Report>;
@@ -441,6 +525,7 @@ declare global {
 }
 window.runConsumerTest = runConsumerTest;
 window.checkFeatures = checkFeatures;
+window.checkWorker = checkWorker;
 window.loadSavedModel = loadSavedModel;
 window.checkRules = checkRules;
 window.tryLoadMnist = tryLoadMnist;

@@ -178,7 +178,7 @@ test("MNIST's .gz files are sent as they are, gzip files, whatever the client ac
   assert.ok(bytes.equals(readFileSync(new URL(path.slice(1), ROOT))));
 });
 
-for (const path of ['/', '/www/worker.js', '/pkg/lenet_web.js', '/pkg/lenet_web_bg.wasm', '/Cargo.toml']) {
+for (const path of ['/', '/www/run.js', '/pkg/worker.js', '/pkg/lenet_web.js', '/pkg/lenet_web_bg.wasm', '/Cargo.toml']) {
   test(`GET ${path} is cross-origin isolated (COOP and COEP)`, async () => {
     const { headers } = await request(path, 'GET', { 'Accept-Encoding': 'br' });
     assert.equal(headers['cross-origin-opener-policy'], 'same-origin');

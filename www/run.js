@@ -1,0 +1,281 @@
+// The page's training run, on the npm package's public API only: the model lives in the
+// package's own Web Worker (`worker: true`), so the page never freezes. It has the package load
+// MNIST, trains, evaluates, saves the run in IndexedDB after every epoch and every 15 seconds,
+// and answers predictions between steps. When the package reports the GPU device lost, the page
+// replaces this run by one on the CPU, which goes on from the last save.
+//   page -> run: send(cmd, data), cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|
+//                'predict'|'download'|'load'|'discard'
+//   run -> page: report(status, data), status: 'defaults'|'download'|'ready'|'backend'|'saved'|
+//                'started'|'training'|'progress'|'paused'|'resumed'|'evaluating'|'evaluated'|
+//                'finished'|'autosaved'|'prediction'|'loaded'|'device-lost'|'error'
+
+import init, { LeNet } from '../pkg/index.js';
+
+/** The gzipped IDX files, served from the page's origin under data/ (resolved against this
+ * module). */
+const MNIST_URLS = Object.fromEntries(
+  Object.entries({
+    trainImages: 'train-images-idx3-ubyte.gz',
+    trainLabels: 'train-labels-idx1-ubyte.gz',
+    testImages: 't10k-images-idx3-ubyte.gz',
+    testLabels: 't10k-labels-idx1-ubyte.gz',
+  }).map(([key, file]) => [key, new URL(`../data/${file}`, import.meta.url).href]),
+);
+/** Where the run is saved in this browser (with its charts and results as metadata). */
+const RUN_NAME = 'latest-run';
+const SAVED_RUN = `indexeddb://${RUN_NAME}`;
+
+/** Misclassified test digits sent to the page after an evaluation. */
+const MISTAKES_SHOWN = 60;
+/** Training time between saves within an epoch (each epoch's end is saved too): a reload or a
+ * lost GPU device costs at most this much training. */
+const AUTOSAVE_EVERY_MS = 15_000;
+
+/** The file name a downloaded checkpoint gets. */
+const DOWNLOAD = 'downloads://lenet5-mnist';
+
+/**
+ * A run that reports to `report(status, data)`.
+ * @param {(status: string, data: object) => void} report
+ */
+export function createRun(report) {
+  const post = (status, data = {}) => report(status, data);
+  let lenet = null;
+  /** The backend asked for ('auto' | 'webgpu' | 'cpu'). */
+  let lenetBackend = null;
+  /** True once a saved or loaded run is there to resume. */
+  let resumable = false;
+  /** The charts of the current run: read-backs of the loss and accuracy, and evaluations. */
+  let history = emptyHistory();
+  /** The last evaluation as sent to the page (saved with the run, shown again after a reload). */
+  let results = null;
+  /** While training: the run's AbortController. */
+  let controller = null;
+  let paused = null; // while paused: {promise, resume}
+
+  function emptyHistory() {
+    return { steps: [], loss: [], accuracy: [], epochs: [] };
+  }
+
+  /** Makes the model run on `choice` ('auto' | 'webgpu' | 'cpu'); the package keeps the data,
+   * the model and the run to resume. WebGPU asked for but not to be had (no WebGPU, no adapter,
+   * no device) gives the CPU, saying why. */
+  async function useBackend(choice) {
+    if (choice === lenetBackend) return;
+    let fallbackReason;
+    try {
+      await switchTo(choice);
+    } catch (e) {
+      if (choice !== 'webgpu') throw e;
+      fallbackReason = e.message;
+      await switchTo('cpu');
+    }
+    lenetBackend = choice;
+    post('backend', { backend: lenet.backend, fallbackReason: fallbackReason ?? lenet.fallbackReason, calibration: lenet.calibration });
+  }
+
+  /** `setBackend`, or `create` for the first model ("auto" reuses what the package measured
+   * before). */
+  async function switchTo(request) {
+    if (lenet) await lenet.setBackend(request);
+    else lenet = await LeNet.create(request, { worker: true, onDeviceLost: (message) => post('device-lost', { message }) });
+  }
+
+  /** Starts up: the package's default settings, the backend, MNIST, then the saved run; ends
+   * with 'started' and when the saved run was saved. */
+  async function start({ backend }) {
+    await init();
+    post('defaults', { adam: LeNet.defaultSettings('adam'), sgd: LeNet.defaultSettings('sgd') });
+    await useBackend(backend);
+    const onProgress = ({ loaded, total }) => post('download', { loaded, total });
+    const { trainCount, testCount, fromCache } = await lenet.loadMnist(MNIST_URLS, { onProgress, cache: true });
+    post('ready', { trainCount, testCount, cached: fromCache });
+    post('started', { savedAt: await restoreSavedRun() });
+  }
+
+  /** Offers the run saved in IndexedDB, its model loaded for the draw pad; returns when it was
+   * saved. */
+  async function restoreSavedRun() {
+    const saved = (await LeNet.listSaved().catch(() => [])).find(({ name }) => name === RUN_NAME);
+    if (!saved) return undefined;
+    try {
+      const { metadata, ...info } = await lenet.loadCheckpoint(SAVED_RUN);
+      resumable = true;
+      ({ history, results } = metadata);
+      post('saved', { info, history, results, savedAt: saved.savedAt });
+      return saved.savedAt;
+    } catch (e) {
+      await LeNet.deleteSaved(SAVED_RUN);
+      throw new Error(`The saved training run could not be restored and was deleted: ${e.message}`);
+    }
+  }
+
+  async function train({ backend, options }) {
+    await useBackend(backend);
+    history = emptyHistory();
+    await runTraining((callbacks) => lenet.train({ ...options, ...callbacks }));
+  }
+
+  async function resume({ backend }) {
+    if (!resumable) throw new Error('there is no saved run to resume');
+    await useBackend(backend);
+    await runTraining((callbacks) => lenet.resume(callbacks));
+  }
+
+  /** Runs `start` (train or resume) with callbacks that report progress, pause on request,
+   * evaluate and save after every epoch; a stop aborts it. */
+  async function runTraining(start) {
+    controller = new AbortController();
+    paused = null;
+    post('training', { backend: lenet.backend, history });
+    // Images per second are measured from the end of one step to the end of a later one, leaving
+    // out the first step (set-up), pauses and evaluations.
+    let mark = null;
+    let last = null;
+    let lastEvaluated = null;
+    let lastSaved = performance.now();
+    // Returns a promise (training waits for it) only while saving or paused.
+    const onStep = (p) => {
+      last = p;
+      const now = performance.now();
+      if (mark && p.loss !== undefined) {
+        p.imagesPerSecond = ((p.imagesSeen - mark.images) * 1000) / (now - mark.time);
+      }
+      if (!mark || p.loss !== undefined) mark = { time: now, images: p.imagesSeen };
+      if (p.loss !== undefined) {
+        history.steps.push(p.step);
+        history.loss.push(p.loss);
+        history.accuracy.push(p.accuracy);
+      }
+      post('progress', { progress: p });
+      if (p.epochDone) post('evaluating');
+      // Within an epoch, on a read-back (the charts then hold every point up to the save).
+      else if (p.loss !== undefined && now - lastSaved > AUTOSAVE_EVERY_MS) {
+        return autosave(p).then(() => {
+          lastSaved = performance.now();
+          mark = null;
+          return pause();
+        });
+      }
+      return pause();
+    };
+    const pause = () => {
+      if (!paused) return undefined;
+      mark = null;
+      post('paused'); // only now: the step that was running when Pause came has ended
+      return paused.promise;
+    };
+    const onEpoch = async ({ epoch, step, evaluation }) => {
+      await showResults(evaluation, { epoch, step });
+      lastEvaluated = step;
+      await autosave(last);
+      lastSaved = performance.now();
+      mark = null;
+    };
+    try {
+      await start({ signal: controller.signal, onStep, onEpoch });
+    } catch (e) {
+      if (!controller.signal.aborted) throw e;
+    } finally {
+      controller = null;
+    }
+    if (last && last.step !== lastEvaluated) {
+      post('evaluating');
+      await showResults(await lenet.evaluate(), last);
+    }
+    post('finished', { stopped: !last || last.step !== last.totalSteps });
+  }
+
+  /** Sends an evaluation to the page, with the first misclassified digits; `at` (the epoch and
+   * step it was made after) adds it to the charts. */
+  async function showResults(evaluation, at) {
+    const shown = evaluation.misclassified.slice(0, MISTAKES_SHOWN);
+    const mistakes = [];
+    for (const mistake of shown) mistakes.push({ ...mistake, pixels: await lenet.testImage(mistake.index) });
+    delete evaluation.misclassified;
+    const point = at && { epoch: at.epoch, step: at.step, accuracy: evaluation.accuracy };
+    if (point) history.epochs.push(point);
+    results = { evaluation, mistakes, mistakeCount: evaluation.total - evaluation.correct };
+    post('evaluated', { ...results, epoch: point });
+  }
+
+  /** Saves the run to IndexedDB, with its charts and results, as it stands after the step
+   * `progress` reported. */
+  async function autosave(progress) {
+    const { epoch, step, epochDone } = progress;
+    try {
+      const { bytes } = await lenet.save(SAVED_RUN, { metadata: { history, results } });
+      resumable = true;
+      post('autosaved', { epoch, step, epochDone, bytes });
+    } catch (e) {
+      post('error', { message: `The run could not be saved at step ${step}: ${e.message}`, cmd: 'autosave' });
+    }
+  }
+
+  async function predict({ image }) {
+    if (!lenet) throw new Error('the model is still starting');
+    post('prediction', await lenet.predictImage(image));
+  }
+
+  async function download() {
+    const { bytes } = await lenet.save(DOWNLOAD);
+    post('downloaded', { bytes });
+  }
+
+  async function load({ bytes, name }) {
+    if (controller) throw new Error('stop training before loading a checkpoint');
+    const info = await lenet.loadCheckpoint(bytes);
+    resumable = true;
+    history = emptyHistory();
+    post('loaded', { info, name });
+    post('evaluating');
+    await showResults(await lenet.evaluate(), null);
+  }
+
+  const commands = {
+    start,
+    train,
+    resume,
+    predict,
+    download,
+    load,
+    async discard() {
+      resumable = false;
+      await LeNet.deleteSaved(SAVED_RUN);
+    },
+    pause() {
+      if (paused || !controller) return;
+      let resumeTraining;
+      const promise = new Promise((r) => (resumeTraining = r));
+      paused = { promise, resume: resumeTraining };
+    },
+    unpause() {
+      if (!paused) return;
+      paused.resume();
+      paused = null;
+      post('resumed');
+    },
+    stop() {
+      // The package cuts a paused run short; the pause's promise is let go of unsettled.
+      paused = null;
+      controller?.abort();
+    },
+  };
+
+  return {
+    /** Runs `cmd`; a failure is reported as 'error'. */
+    async send(cmd, data = {}) {
+      try {
+        await commands[cmd](data);
+      } catch (e) {
+        post('error', { message: e?.message ?? String(e), cmd });
+      }
+    },
+    /** Ends the run and its worker. */
+    end() {
+      controller?.abort();
+      lenet?.free();
+      lenet = null;
+    },
+  };
+}
