@@ -39,7 +39,12 @@ const DOWNLOAD = 'downloads://lenet5-mnist';
  * @param {(status: string, data: object) => void} report
  */
 export function createRun(report) {
-  const post = (status, data = {}) => report(status, data);
+  /** True once the page has replaced this run: what it was doing then goes unreported. */
+  let ended = false;
+  // A copy, as a message would be: the page keeps its own charts and results.
+  const post = (status, data = {}) => {
+    if (!ended) report(status, structuredClone(data));
+  };
   let lenet = null;
   /** The backend asked for ('auto' | 'webgpu' | 'cpu'). */
   let lenetBackend = null;
@@ -273,6 +278,7 @@ export function createRun(report) {
     },
     /** Ends the run and its worker. */
     end() {
+      ended = true;
       controller?.abort();
       lenet?.free();
       lenet = null;

@@ -145,7 +145,11 @@ test('loadMnist() retries passing download failures and reports the rest clearly
 
 test('the package gives named errors, own data, batch and image predictions, saving and loading anywhere, and downloads with progress, cache and abort', { timeout: 300_000 }, () =>
   inApp(async (page) => {
+    const download = page.waitForEvent('download');
     const f = await page.evaluate(() => window.checkFeatures());
+    assert.equal((await download).suggestedFilename(), 'consumer-model.ckpt', "save('downloads://consumer-model')");
+    assert.equal(f.downloaded.name, 'consumer-model.ckpt');
+    assert.equal(f.fileLoaded, f.saved.info.step, 'a checkpoint loads from a File');
     console.log(`features: ${JSON.stringify({ ...f, probabilities: undefined })}`);
     assert.equal(f.version, JSON.parse(readFileSync(new URL('../../pkg/package.json', import.meta.url))).version);
     assert.ok(f.progressCalls > 4 && f.progressDone, 'loadMnist reports its progress to the last byte');

@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 // A web app using lenet-web as its README shows: create a trainer, load MNIST from URLs, train
 // with callbacks, predict from a canvas and from pixels, save and load a checkpoint, abort a run.
 // consumer.test.mjs runs `runConsumerTest()` in headless Chromium and checks what it reports;
@@ -16,6 +17,7 @@ import init, {
   type TrainingSettings,
   LeNet,
 } from 'lenet-web';
+import wasmUrl from 'lenet-web/lenet_web_bg.wasm?url';
 
 export interface Report {
   backend: 'webgpu' | 'cpu';
@@ -271,6 +273,8 @@ export interface Features {
   weightsOnlySmaller: boolean;
   urlLoaded: { progressCalls: number; samePrediction: boolean };
   blobLoaded: boolean;
+  fileLoaded: number;
+  downloaded: SavedModel;
   probabilities: number[];
 }
 
@@ -383,6 +387,9 @@ async function checkFeatures(): Promise<Features> {
   const mine = await lenet.predictImage(canvas);
   const fromBlob = await LeNet.load(new Blob([new Uint8Array(full)]), { backend: 'cpu' });
   const blobLoaded = (await fromBlob.predictImage(canvas)).digit === mine.digit;
+  const file = new File([new Uint8Array(full)], 'lenet5.ckpt');
+  const fileLoaded = (await fromBlob.loadCheckpoint(file)).step;
+  const downloaded = await lenet.save('downloads://consumer-model');
   fromUrl.free();
   fromBlob.free();
   lenet.free();
@@ -410,6 +417,8 @@ async function checkFeatures(): Promise<Features> {
       samePrediction: urlPrediction.probabilities.every((p, i) => p === mine.probabilities[i]),
     },
     blobLoaded,
+    fileLoaded,
+    downloaded,
     probabilities: Array.from(mine.probabilities),
   };
 }
@@ -447,7 +456,7 @@ export interface InWorker {
 }
 
 async function checkWorker(): Promise<InWorker> {
-  await init();
+  await init({ module_or_path: wasmUrl }); // the .wasm's URL, as an app that hosts it elsewhere gives it
   const lenet = await LeNet.create({ backend: 'cpu', worker: true });
   await lenet.loadMnist(MNIST, { cache: 'consumer-mnist' });
   const steps: number[] = [];
