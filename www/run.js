@@ -86,14 +86,18 @@ export function createRun(report) {
     else lenet = await LeNet.create(request, { worker: true, onDeviceLost: (message) => post('device-lost', { message }) });
   }
 
-  /** Starts up: the package's default settings, the backend, MNIST, then the saved run; ends
-   * with 'started' and when the saved run was saved. */
+  /** Starts up: the backend, MNIST and the package's default settings, then the saved run;
+   * ends with 'started' and when the saved run was saved. */
   async function start({ backend }) {
-    await init();
-    post('defaults', { adam: LeNet.defaultSettings('adam'), sgd: LeNet.defaultSettings('sgd') });
+    // The model first, in the package's worker (which fetches the .wasm). This thread needs the
+    // .wasm too, for LeNet's static functions: it comes from the HTTP cache then, and compiles
+    // while MNIST downloads.
     await useBackend(backend);
     const onProgress = ({ loaded, total }) => post('download', { loaded, total });
-    const { trainCount, testCount, fromCache } = await lenet.loadMnist(MNIST_URLS, { onProgress, cache: true });
+    const [{ trainCount, testCount, fromCache }] = await Promise.all([
+      lenet.loadMnist(MNIST_URLS, { onProgress, cache: true }),
+      init().then(() => post('defaults', { adam: LeNet.defaultSettings('adam'), sgd: LeNet.defaultSettings('sgd') })),
+    ]);
     post('ready', { trainCount, testCount, cached: fromCache });
     post('started', { savedAt: await restoreSavedRun() });
   }
