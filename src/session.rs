@@ -158,6 +158,17 @@ pub enum Split {
 }
 
 impl Split {
+    /// A data set read for this split, or why it could not be, naming the split.
+    fn of(
+        self,
+        read: Result<MnistDataset, DatasetError>,
+    ) -> Result<Arc<MnistDataset>, SessionError> {
+        read.map(Arc::new).map_err(|source| SessionError::Dataset {
+            split: self.name(),
+            source,
+        })
+    }
+
     fn name(self) -> &'static str {
         match self {
             Split::Training => "training",
@@ -272,12 +283,7 @@ impl Session {
         images: &[u8],
         labels: &[u8],
     ) -> Result<Arc<MnistDataset>, SessionError> {
-        MnistDataset::from_files(images, labels)
-            .map(Arc::new)
-            .map_err(|source| SessionError::Dataset {
-                split: split.name(),
-                source,
-            })
+        split.of(MnistDataset::from_files(images, labels))
     }
 
     /// A split from an app's own images and labels (see [`MnistDataset::from_arrays`]).
@@ -286,12 +292,7 @@ impl Session {
         images: GreyLevels,
         labels: &[f64],
     ) -> Result<Arc<MnistDataset>, SessionError> {
-        MnistDataset::from_arrays(images, labels)
-            .map(Arc::new)
-            .map_err(|source| SessionError::Dataset {
-                split: split.name(),
-                source,
-            })
+        split.of(MnistDataset::from_arrays(images, labels))
     }
 
     /// Makes `set` the session's `split`; returns its number of images.

@@ -9,7 +9,8 @@ use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, prelude::*};
 use wasm_bindgen_futures::JsFuture;
 
-use super::js::{call_method, get, sleep_ms};
+use super::js::{Abort, call_method, error, get, sleep_ms};
+use crate::session::ErrorKind;
 
 /// Tries per download: a failed connection, a server error or a body cut off midway is tried
 /// again, after 1 s and then 2 s; a missing file (4xx) is not.
@@ -77,9 +78,26 @@ impl Downloads {
         }
     }
 
-    /// Stops the downloads in flight (after another failed, or the caller aborted).
-    pub fn stop(&self) {
-        let _ = call_method(&self.stop, "abort", &[]);
+    /// Runs `downloads` (made of this call's files) until they end or `abort` fires; either
+    /// failure stops the downloads still in flight. A failed download is a `DownloadError`.
+    pub async fn until_done<T>(
+        &self,
+        abort: &Abort,
+        downloads: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, JsValue> {
+        let done = futures_lite::future::or(
+            async {
+                downloads
+                    .await
+                    .map_err(|why| error(ErrorKind::Download, why))
+            },
+            async { Err(abort.aborted().await) },
+        )
+        .await;
+        if done.is_err() {
+            let _ = call_method(&self.stop, "abort", &[]);
+        }
+        done
     }
 
     /// The file at `url`: from the cache when it holds it, else downloaded, trying again as

@@ -16,6 +16,7 @@ use wasm_bindgen::{JsCast, prelude::*};
 
 use crate::{
     calibration::{self, Calibration},
+    checkpoint::Checkpoint,
     config::TrainingConfig,
     data::{GreyLevels, MnistDataset},
     device::{Backend, BackendRequest, ComputeDevice},
@@ -425,19 +426,9 @@ impl LeNet {
             })?),
         };
         let downloads = Downloads::new(callback(&options, "onProgress")?, cache).await;
-        let fetched = future::or(
-            async {
-                fetch_all(&downloads, &train, test.as_ref())
-                    .await
-                    .map_err(|why| error(ErrorKind::Download, why))
-            },
-            async { Err(abort.aborted().await) },
-        )
-        .await;
-        if fetched.is_err() {
-            downloads.stop();
-        }
-        let (train_files, test_files) = fetched?;
+        let (train_files, test_files) = downloads
+            .until_done(&abort, fetch_all(&downloads, &train, test.as_ref()))
+            .await?;
         let mut files = vec![(&train, &train_files)];
         files.extend(test.as_ref().zip(test_files.as_ref()));
 
@@ -448,18 +439,16 @@ impl LeNet {
                 .transpose()?;
             Ok((train, test))
         });
-        let from_cache = files.iter().all(|(_, (a, b))| a.from_cache && b.from_cache);
+        let from_cache = each_file(&files).all(|(_, file)| file.from_cache);
         let (train_set, test_set) = match parsed {
             Ok(sets) => sets,
             Err(e) => {
                 // A damaged copy in the cache must not break every later call.
                 let mut forgot = false;
-                for ((images, labels), (a, b)) in &files {
-                    for (url, file) in [(images, a), (labels, b)] {
-                        if file.from_cache {
-                            downloads.forget(url).await;
-                            forgot = true;
-                        }
+                for (url, file) in each_file(&files) {
+                    if file.from_cache {
+                        downloads.forget(url).await;
+                        forgot = true;
                     }
                 }
                 let message = e.to_string();
@@ -475,11 +464,9 @@ impl LeNet {
                 });
             }
         };
-        for ((images, labels), (a, b)) in &files {
-            for (url, file) in [(images, a), (labels, b)] {
-                if !file.from_cache {
-                    downloads.keep(url, &file.bytes).await;
-                }
+        for (url, file) in each_file(&files) {
+            if !file.from_cache {
+                downloads.keep(url, &file.bytes).await;
             }
         }
         let mut session = self.session.lock().await;
@@ -606,11 +593,7 @@ impl LeNet {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "SaveOptions")] options: JsValue,
     ) -> Result<Vec<u8>, JsValue> {
-        let mut checkpoint = self.session.lock().await.checkpoint().await?;
-        if get(&options, "weightsOnly").as_bool() == Some(true) {
-            checkpoint = checkpoint.without_optimizer();
-        }
-        Ok(checkpoint.to_bytes())
+        Ok(self.checkpoint(&options).await?.to_bytes())
     }
 
     /// Saves the model as `saveCheckpoint()` gives it to `"indexeddb://name"` (this browser's
@@ -624,10 +607,7 @@ impl LeNet {
         #[wasm_bindgen(unchecked_optional_param_type = "SaveOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
         let location = Location::save_target(&target).map_err(|e| error(ErrorKind::Settings, e))?;
-        let mut checkpoint = self.session.lock().await.checkpoint().await?;
-        if get(&options, "weightsOnly").as_bool() == Some(true) {
-            checkpoint = checkpoint.without_optimizer();
-        }
+        let checkpoint = self.checkpoint(&options).await?;
         let bytes = checkpoint.to_bytes();
         let info = checkpoint.info();
         match location {
@@ -672,6 +652,16 @@ impl LeNet {
 }
 
 impl LeNet {
+    /// The checkpoint to save, without the optimizer's state when `options.weightsOnly`.
+    async fn checkpoint(&self, options: &JsValue) -> Result<Checkpoint, SessionError> {
+        let checkpoint = self.session.lock().await.checkpoint().await?;
+        Ok(if get(options, "weightsOnly").as_bool() == Some(true) {
+            checkpoint.without_optimizer()
+        } else {
+            checkpoint
+        })
+    }
+
     async fn load_split(
         &self,
         split: Split,
@@ -733,6 +723,16 @@ async fn fetch_all(
         }
         None => Ok((train.await?, None)),
     }
+}
+
+/// A split's images and labels URLs, and its files as fetched.
+type FetchedSplit<'a> = (&'a (String, String), &'a (Fetched, Fetched));
+
+/// Each file of `loadMnist()` with its URL.
+fn each_file<'a>(files: &'a [FetchedSplit<'a>]) -> impl Iterator<Item = (&'a String, &'a Fetched)> {
+    files
+        .iter()
+        .flat_map(|((images, labels), (a, b))| [(images, a), (labels, b)])
 }
 
 /// The images and labels files at `urls`, fetched together.
@@ -812,20 +812,8 @@ async fn checkpoint_bytes(
         Location::Url(url) => {
             let abort = Abort::from_options(options)?;
             let downloads = Downloads::new(callback(options, "onProgress")?, None).await;
-            let fetched = future::or(
-                async {
-                    downloads
-                        .file(&url)
-                        .await
-                        .map_err(|why| error(ErrorKind::Download, why))
-                },
-                async { Err(abort.aborted().await) },
-            )
-            .await;
-            if fetched.is_err() {
-                downloads.stop();
-            }
-            Ok((fetched?.bytes, JsValue::UNDEFINED))
+            let fetched = downloads.until_done(&abort, downloads.file(&url)).await?;
+            Ok((fetched.bytes, JsValue::UNDEFINED))
         }
         Location::Download(_) => unreachable!("not a source"),
     }
