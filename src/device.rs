@@ -80,6 +80,12 @@ impl ComputeDevice {
         }
     }
 
+    /// True for a device the platform can take away mid-run (a GPU: a driver reset, the GPU
+    /// unplugged, the browser reclaiming it); the CPU stays.
+    pub fn can_be_lost(&self) -> bool {
+        self.backend == Backend::WebGpu
+    }
+
     /// A device for `request`. `Auto` falls back to the CPU when WebGPU fails; `WebGpu` returns
     /// the failure. `webgpu_present` is the caller's knowledge of whether the platform offers
     /// WebGPU at all (in a browser, `navigator.gpu`); without it no adapter is requested.
@@ -125,6 +131,20 @@ fn run_static_constructors() {
 #[cfg(target_arch = "wasm32")]
 static WEBGPU: OnceLock<Device> = OnceLock::new();
 
+/// Why the WebGPU device was lost, once it was: burn's runtime keeps its first device for the
+/// whole program, so later requests for WebGPU here fail, saying why.
+#[cfg(target_arch = "wasm32")]
+static WEBGPU_LOST: OnceLock<String> = OnceLock::new();
+
+/// Records that the WebGPU device was lost (`message` says why); later requests for WebGPU in
+/// this program fail.
+pub fn webgpu_lost(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    let _ = WEBGPU_LOST.set(message.to_owned());
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = message;
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 async fn webgpu_device(_webgpu_present: bool) -> Result<ComputeDevice, DeviceError> {
     Err(DeviceError::WebGpuUnavailable(
@@ -139,6 +159,12 @@ async fn webgpu_device(webgpu_present: bool) -> Result<ComputeDevice, DeviceErro
         return Err(DeviceError::WebGpuUnavailable(
             "this browser has no navigator.gpu".into(),
         ));
+    }
+    if let Some(message) = WEBGPU_LOST.get() {
+        return Err(DeviceError::WebGpuUnavailable(format!(
+            "the GPU device was lost ({}); a reload, or a model in a new worker, gets a new one",
+            message.trim_end_matches('.')
+        )));
     }
     let device = match WEBGPU.get() {
         Some(device) => device.clone(),

@@ -9,7 +9,10 @@
 //! - calls take turns, and a run holds the session only for a step, an evaluation or a read, so
 //!   predictions and saves go on between steps; one run at a time;
 //! - an abort stops a run between two steps, and also cuts short a callback the run is waiting
-//!   for (a paused run) and the end of an epoch.
+//!   for (a paused run) and the end of an epoch;
+//! - on a device that can be lost (a GPU), a run copies itself into this machine's memory every
+//!   [`COPY_EVERY`] and when it stops; when the device is lost, the session goes on on the CPU
+//!   from that copy, the run (if one is going) with it, and says so once.
 //!
 //! The JS surface (`web`) converts values and calls these; everything here runs natively.
 
@@ -19,17 +22,19 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
 
 use async_lock::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use web_time::Instant;
 
 use crate::{
     checkpoint::{Checkpoint, CheckpointError, CheckpointInfo},
     config::TrainingConfig,
     data::{DatasetError, GreyLevels, MnistDataset, NUM_CLASSES},
-    device::{ComputeDevice, DeviceError},
+    device::{self, ComputeDevice, DeviceError},
     inference::{self, InferenceError},
     metrics::EvaluationReport,
     model::{LeNet5, LeNet5Config},
@@ -62,6 +67,8 @@ pub enum SessionError {
     TrainingOnChange,
     #[error("invalid run options: {0}")]
     Options(String),
+    #[error("the GPU device was lost: {0}")]
+    DeviceLost(String),
     #[error(transparent)]
     Training(#[from] TrainingError),
     #[error(transparent)]
@@ -131,7 +138,8 @@ impl SessionError {
             | SessionError::TrainingOnChange => ErrorKind::State,
             SessionError::Training(TrainingError::Diverged { .. }) => ErrorKind::Diverged,
             SessionError::Training(TrainingError::Settings(_)) => ErrorKind::Settings,
-            SessionError::Training(TrainingError::Device(_))
+            SessionError::DeviceLost(_)
+            | SessionError::Training(TrainingError::Device(_))
             | SessionError::Inference(InferenceError::Device(_)) => ErrorKind::Device,
             SessionError::Inference(
                 InferenceError::ImageSize(_) | InferenceError::BatchSize(_),
@@ -212,6 +220,30 @@ pub struct ResumeSettings {
     pub epochs: Option<usize>,
 }
 
+/// What a session did when its device was lost (camelCase fields when serialised for JS).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceLost {
+    /// Why, as the browser (or the call that found it lost) says.
+    pub message: String,
+    /// The step the run went back to, its last copy in memory, and goes on from on the CPU;
+    /// absent when there is no run (the model in use is the checkpoint loaded last, or fresh).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+}
+
+/// How often a run on a device that can be lost copies itself into this machine's memory: a
+/// lost device costs at most this much training. A copy reads back about 0.75 MB (the weights
+/// and Adam's two moments), a few milliseconds on WebGPU.
+pub const COPY_EVERY: Duration = Duration::from_secs(5);
+
+/// A run as it was when copied into this machine's memory.
+struct HostCopy {
+    checkpoint: Checkpoint,
+    taken: Instant,
+}
+
 /// How a run starts: a new model, or the checkpoint loaded last going on.
 #[derive(Debug, Clone)]
 pub enum Start {
@@ -261,6 +293,12 @@ pub struct Session {
     model: LeNet5,
     /// The checkpoint loaded last; a resumed run goes on from it.
     loaded: Option<Checkpoint>,
+    /// How the run started (with its limit): a device lost before its first copy restarts it.
+    run_start: Option<(Start, Option<usize>)>,
+    /// How often the run copies itself into memory: on a device that can be lost.
+    copy_every: Option<Duration>,
+    /// The run's last copy in memory.
+    copy: Option<HostCopy>,
 }
 
 impl Session {
@@ -268,13 +306,22 @@ impl Session {
     pub fn new(compute: ComputeDevice) -> Self {
         let model = fresh_model(&compute);
         Self {
+            copy_every: compute.can_be_lost().then_some(COPY_EVERY),
             compute,
             train: None,
             test: None,
             run: None,
             model,
             loaded: None,
+            run_start: None,
+            copy: None,
         }
+    }
+
+    /// Makes runs copy themselves into memory every `every` (a session on a device that can be
+    /// lost does so every [`COPY_EVERY`]), and so go on from there after [`Session::fail_over`].
+    pub fn keep_copies(&mut self, every: Duration) {
+        self.copy_every = Some(every);
     }
 
     /// A split read from the bytes of its IDX images and labels files (gzipped or not).
@@ -342,22 +389,99 @@ impl Session {
             None => train,
         };
         let device = &self.compute.device;
-        let run = match start {
-            Start::New(config) => Trainer::new(device, train, config)?,
+        let run = match &start {
+            Start::New(config) => Trainer::new(device, train, config.clone())?,
             Start::Resume(settings) => {
                 let checkpoint = self.loaded.as_ref().ok_or(SessionError::NothingToResume)?;
                 Trainer::resume(device, train, checkpoint, settings.epochs)?
             }
         };
         self.run = Some(run);
+        self.run_start = Some((start, limit));
+        self.copy = None;
         Ok(())
     }
 
     /// One step of the current run; `None` when it is done. After a failed step the run stays
-    /// the model in use: a diverged run has gone back to its last good weights.
+    /// the model in use: a diverged run has gone back to its last good weights. Fails with
+    /// [`SessionError::DeviceLost`] when the device fails and can be lost.
     pub async fn step(&mut self) -> Result<Option<Progress>, SessionError> {
+        let step = self.copied_step().await;
+        step.map_err(|e| self.lost_or(e))
+    }
+
+    /// A step, after copying the run into memory when a copy is due.
+    async fn copied_step(&mut self) -> Result<Option<Progress>, SessionError> {
+        let due = self.copy_every.is_some_and(|every| {
+            self.copy
+                .as_ref()
+                .is_none_or(|copy| copy.taken.elapsed() >= every)
+        });
+        if due {
+            self.copy_run().await?;
+        }
         let run = self.run.as_mut().ok_or(SessionError::RunReplaced)?;
         Ok(run.step().await?)
+    }
+
+    /// Copies the run into memory, on a device that can be lost.
+    pub async fn copy_run(&mut self) -> Result<(), SessionError> {
+        if let (Some(_), Some(run)) = (self.copy_every, &self.run) {
+            self.copy = Some(HostCopy {
+                checkpoint: run.checkpoint().await?,
+                taken: Instant::now(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `e`, or [`SessionError::DeviceLost`] when it is the device failing and the device can be
+    /// lost.
+    fn lost_or(&self, e: SessionError) -> SessionError {
+        if e.kind() == ErrorKind::Device && self.copy_every.is_some() {
+            SessionError::DeviceLost(e.to_string())
+        } else {
+            e
+        }
+    }
+
+    /// Goes on on the CPU after the device was lost (`message` says why): the run, if any, from
+    /// its last copy in memory (from its start when it had none yet); otherwise the checkpoint
+    /// loaded last, or a fresh model. `None` when the session's device cannot be lost (the CPU,
+    /// or a session that went on on the CPU already).
+    pub fn fail_over(&mut self, message: &str) -> Result<Option<DeviceLost>, SessionError> {
+        if self.copy_every.is_none() {
+            return Ok(None);
+        }
+        if self.compute.can_be_lost() {
+            device::webgpu_lost(message);
+        }
+        let cpu = ComputeDevice {
+            fallback_reason: Some(format!(
+                "the GPU device was lost: {}",
+                message.trim_end_matches('.')
+            )),
+            ..ComputeDevice::cpu()
+        };
+        let run = self.run.take();
+        let copy = self.copy.take();
+        self.settle_on(cpu)?;
+        match (run, copy) {
+            (Some(run), Some(copy)) => {
+                let device = &self.compute.device;
+                let train = run.training_set();
+                self.run = Some(Trainer::resume(device, train, &copy.checkpoint, None)?);
+            }
+            (Some(_), None) => {
+                let (start, limit) = self.run_start.take().expect("a run has its start");
+                self.start(start, limit)?;
+            }
+            (None, _) => {}
+        }
+        Ok(Some(DeviceLost {
+            message: message.to_owned(),
+            step: self.run.as_ref().map(|run| run.position().step),
+        }))
     }
 
     /// How far the current run has got.
@@ -383,7 +507,7 @@ impl Session {
         evaluate: Option<bool>,
     ) -> Result<EpochReport, SessionError> {
         let evaluation = if evaluate.unwrap_or(self.test.is_some()) {
-            Some(self.evaluate().await?)
+            Some(self.evaluate().await.map_err(|e| self.lost_or(e))?)
         } else {
             None
         };
@@ -422,6 +546,7 @@ impl Session {
         let checkpoint = Checkpoint::from_bytes(bytes)?;
         self.model = checkpoint.model(&self.compute.device)?;
         self.run = None;
+        self.copy = None;
         let info = checkpoint.info();
         self.loaded = Some(checkpoint);
         Ok(info)
@@ -433,10 +558,18 @@ impl Session {
         if let Some(run) = self.run.take() {
             self.loaded = Some(run.checkpoint().await?);
         }
+        self.settle_on(compute)
+    }
+
+    /// Makes `compute` the session's device, with the checkpoint loaded last (or a fresh model)
+    /// on it as the model in use when there is no run.
+    fn settle_on(&mut self, compute: ComputeDevice) -> Result<(), SessionError> {
         self.model = match &self.loaded {
             Some(checkpoint) => checkpoint.model(&compute.device)?,
             None => fresh_model(&compute),
         };
+        self.copy_every = compute.can_be_lost().then_some(COPY_EVERY);
+        self.copy = None;
         self.compute = compute;
         Ok(())
     }
@@ -476,14 +609,33 @@ pub trait RunHooks {
 pub struct SharedSession {
     session: Mutex<Session>,
     training: AtomicBool,
+    /// The session's device, readable while a call holds the session.
+    compute: std::sync::Mutex<ComputeDevice>,
+    /// Told when the session goes on on the CPU after losing its device.
+    on_device_lost: Box<dyn Fn(&DeviceLost)>,
 }
 
 impl SharedSession {
     pub fn new(session: Session) -> Self {
         Self {
+            compute: std::sync::Mutex::new(session.compute.clone()),
             session: Mutex::new(session),
             training: AtomicBool::new(false),
+            on_device_lost: Box::new(|_| ()),
         }
+    }
+
+    /// The session, telling `listener` each time it goes on on the CPU after losing its device.
+    pub fn on_device_lost(self, listener: impl Fn(&DeviceLost) + 'static) -> Self {
+        Self {
+            on_device_lost: Box::new(listener),
+            ..self
+        }
+    }
+
+    /// The device in use.
+    pub fn compute(&self) -> ComputeDevice {
+        self.compute.lock().expect("not poisoned").clone()
     }
 
     /// The session, once the call before has let go of it.
@@ -496,7 +648,23 @@ impl SharedSession {
         if self.training.load(Ordering::Acquire) {
             return Err(SessionError::TrainingOnChange);
         }
-        self.lock().await.move_to(compute).await
+        self.lock().await.move_to(compute.clone()).await?;
+        *self.compute.lock().expect("not poisoned") = compute;
+        Ok(())
+    }
+
+    /// The device was lost (`message` says why): once the call holding the session lets go, the
+    /// session goes on on the CPU (see [`Session::fail_over`]), even in the middle of a run, and
+    /// tells the listener. `None` when the session's device cannot be lost.
+    pub async fn device_lost(&self, message: &str) -> Result<Option<DeviceLost>, SessionError> {
+        let mut session = self.lock().await;
+        let lost = session.fail_over(message)?;
+        if let Some(lost) = &lost {
+            *self.compute.lock().expect("not poisoned") = session.compute.clone();
+            drop(session);
+            (self.on_device_lost)(lost);
+        }
+        Ok(lost)
     }
 
     /// Runs a training run from `start` to its end, telling `hooks` of each step and epoch and
@@ -510,11 +678,27 @@ impl SharedSession {
     ) -> Result<Position, H::Error> {
         let _training = Training::begin(&self.training)?;
         self.lock().await.start(start, options.limit)?;
+        let end = self.steps(options, hooks).await;
+        // What a device lost from now on goes back to (a device lost already has its copy).
+        let _ = self.lock().await.copy_run().await;
+        end
+    }
+
+    /// The steps of the run started, as [`SharedSession::train`] takes them.
+    async fn steps<H: RunHooks>(
+        &self,
+        options: RunOptions,
+        hooks: &H,
+    ) -> Result<Position, H::Error> {
         loop {
             if let Some(reason) = hooks.aborted() {
                 return Err(reason);
             }
-            let Some(progress) = self.lock().await.step().await? else {
+            let step = self.lock().await.step().await;
+            let Some(step) = self.unless_lost(step, hooks).await? else {
+                continue;
+            };
+            let Some(progress) = step else {
                 break;
             };
             until_aborted(hooks, hooks.on_step(&progress)).await?;
@@ -523,7 +707,10 @@ impl SharedSession {
                     .lock()
                     .await
                     .epoch_report(&progress, options.evaluate_each_epoch)
-                    .await?;
+                    .await;
+                let Some(report) = self.unless_lost(report, hooks).await? else {
+                    continue;
+                };
                 if let Some(reason) = hooks.aborted() {
                     return Err(reason);
                 }
@@ -532,6 +719,24 @@ impl SharedSession {
             hooks.yield_now().await?;
         }
         Ok(self.lock().await.position()?)
+    }
+
+    /// What a step or an evaluation of a run gave; `None` when it found the device lost, once
+    /// the session goes on on the CPU.
+    async fn unless_lost<T, H: RunHooks>(
+        &self,
+        result: Result<T, SessionError>,
+        hooks: &H,
+    ) -> Result<Option<T>, H::Error> {
+        match result {
+            Err(SessionError::DeviceLost(message)) => {
+                // The browser's own report of the loss, which says why, comes first.
+                hooks.yield_now().await?;
+                self.device_lost(&message).await?;
+                Ok(None)
+            }
+            result => Ok(Some(result?)),
+        }
     }
 }
 

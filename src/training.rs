@@ -309,6 +309,11 @@ impl Trainer {
             .expect("the model is present between steps")
     }
 
+    /// The images it trains on.
+    pub fn training_set(&self) -> Arc<MnistDataset> {
+        self.pipeline.dataset().clone()
+    }
+
     /// How far the run has got.
     pub fn position(&self) -> Position {
         Position {

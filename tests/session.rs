@@ -8,6 +8,7 @@ use std::{
     rc::Rc,
     sync::Arc,
     task::Poll,
+    time::Duration,
 };
 
 use futures_lite::future::block_on;
@@ -16,8 +17,8 @@ use lenet_web::{
     data::{GreyLevels, IMAGE_PIXELS, MnistDataset},
     device::ComputeDevice,
     session::{
-        EpochReport, ErrorKind, ResumeSettings, RunHooks, RunOptions, Session, SessionError,
-        SharedSession, Split, Start,
+        DeviceLost, EpochReport, ErrorKind, ResumeSettings, RunHooks, RunOptions, Session,
+        SessionError, SharedSession, Split, Start,
     },
     training::Progress,
 };
@@ -78,8 +79,8 @@ struct Caller {
     pause_and_abort_at: Option<usize>,
     /// Aborts in `on_step` of the last step of an epoch, before its evaluation.
     abort_at_epoch_end: bool,
-    /// Runs this inside `on_step` of step 1.
-    during_first_step: Option<Box<dyn Fn()>>,
+    /// Runs this inside `on_step` of the step given (the first time it is reported).
+    during_step: Option<(usize, Box<dyn Fn()>)>,
 }
 
 impl RunHooks for Caller {
@@ -100,9 +101,11 @@ impl RunHooks for Caller {
     }
 
     fn on_step(&self, progress: &Progress) -> impl Future<Output = Result<(), Stop>> {
+        let first_time = self.steps.borrow().iter().all(|p| p.step != progress.step);
         self.steps.borrow_mut().push(progress.clone());
-        if progress.step == 1
-            && let Some(during) = &self.during_first_step
+        if let Some((step, during)) = &self.during_step
+            && *step == progress.step
+            && first_time
         {
             during();
         }
@@ -206,16 +209,19 @@ fn saving_needs_a_model_and_a_bad_checkpoint_changes_nothing() {
 
 #[test]
 fn loading_a_checkpoint_ends_the_run() {
-    let session = Arc::new(session(false));
+    let session = Rc::new(session(false));
     train(&session, Start::New(config(1)), &Caller::default()).unwrap();
     let saved = block_on(async { session.lock().await.checkpoint().await })
         .unwrap()
         .to_bytes();
     let inner = session.clone();
     let caller = Caller {
-        during_first_step: Some(Box::new(move || {
-            block_on(inner.lock()).load_checkpoint(&saved).unwrap();
-        })),
+        during_step: Some((
+            1,
+            Box::new(move || {
+                block_on(inner.lock()).load_checkpoint(&saved).unwrap();
+            }),
+        )),
         ..Default::default()
     };
     assert_eq!(
@@ -307,19 +313,22 @@ fn an_abort_during_the_end_of_an_epoch_stops_the_run() {
 
 #[test]
 fn one_run_at_a_time() {
-    let session = Arc::new(session(false));
+    let session = Rc::new(session(false));
     let inner = session.clone();
     let second = Rc::new(RefCell::new(None));
     let seen = second.clone();
     let caller = Caller {
-        during_first_step: Some(Box::new(move || {
-            let result = block_on(inner.train(
-                Start::New(config(1)),
-                RunOptions::default(),
-                &Caller::default(),
-            ));
-            *seen.borrow_mut() = Some(result.map(|p| p.step));
-        })),
+        during_step: Some((
+            1,
+            Box::new(move || {
+                let result = block_on(inner.train(
+                    Start::New(config(1)),
+                    RunOptions::default(),
+                    &Caller::default(),
+                ));
+                *seen.borrow_mut() = Some(result.map(|p| p.step));
+            }),
+        )),
         ..Default::default()
     };
     assert_eq!(train(&session, Start::New(config(1)), &caller), Ok(4));
@@ -465,4 +474,100 @@ fn each_failure_has_its_kind() {
         .start(Start::New(config(1)), None)
         .unwrap_err();
     assert_eq!(kind(no_data), "DatasetError");
+}
+
+/// A session on the CPU as one on a GPU is, whose device can be lost, but copying its runs into
+/// memory before every step (instead of every 5 s); it tells `told` when it loses its device.
+fn losable_session(told: &Rc<RefCell<Vec<DeviceLost>>>) -> Rc<SharedSession> {
+    let mut session = Session::new(ComputeDevice::cpu());
+    session.set(Split::Training, digits(128));
+    session.keep_copies(Duration::ZERO);
+    let told = told.clone();
+    Rc::new(
+        SharedSession::new(session)
+            .on_device_lost(move |lost| told.borrow_mut().push(lost.clone())),
+    )
+}
+
+fn assert_close(a: [f32; 10], b: [f32; 10]) {
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-5, "{a:?} vs {b:?}");
+    }
+}
+
+#[test]
+fn a_run_whose_device_is_lost_goes_on_on_the_cpu_from_its_last_copy() {
+    let told = Rc::new(RefCell::new(Vec::new()));
+    let session = losable_session(&told);
+    let inner = session.clone();
+    let caller = Caller {
+        during_step: Some((
+            3,
+            Box::new(move || {
+                let lost = block_on(inner.device_lost("the GPU was unplugged")).unwrap();
+                assert!(lost.is_some());
+            }),
+        )),
+        ..Default::default()
+    };
+    // The run resolves as usual.
+    assert_eq!(train(&session, Start::New(config(2)), &caller), Ok(8));
+    // Told once, with the step it went back to: the copy made before step 3.
+    assert_eq!(
+        *told.borrow(),
+        [DeviceLost {
+            message: "the GPU was unplugged".into(),
+            step: Some(2),
+        }]
+    );
+    let steps: Vec<usize> = caller.steps.borrow().iter().map(|p| p.step).collect();
+    assert_eq!(steps, [1, 2, 3, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        session.compute().fallback_reason.as_deref(),
+        Some("the GPU device was lost: the GPU was unplugged")
+    );
+    // It ends as the run that never lost its device.
+    let whole = crate::session(false);
+    train(&whole, Start::New(config(2)), &Caller::default()).unwrap();
+    assert_close(probabilities(&session), probabilities(&whole));
+    // On the CPU now, whose device is not lost: a second report changes nothing.
+    assert_eq!(block_on(session.device_lost("again")).unwrap(), None);
+    assert_eq!(told.borrow().len(), 1);
+}
+
+#[test]
+fn a_device_lost_between_runs_keeps_the_model_in_use() {
+    let told = Rc::new(RefCell::new(Vec::new()));
+    let session = losable_session(&told);
+    // No run: the fresh model stays.
+    let fresh = probabilities(&session);
+    let lost = block_on(session.device_lost("reclaimed")).unwrap().unwrap();
+    assert_eq!(lost.step, None);
+    assert_eq!(probabilities(&session), fresh);
+
+    // A run stopped by an abort: its last state, copied when it stopped.
+    let told = Rc::new(RefCell::new(Vec::new()));
+    let session = losable_session(&told);
+    let caller = Caller {
+        abort_at: Some(3),
+        ..Default::default()
+    };
+    train(&session, Start::New(config(1)), &caller).unwrap_err();
+    let stopped = probabilities(&session);
+    let lost = block_on(session.device_lost("reclaimed")).unwrap().unwrap();
+    assert_eq!(lost.step, Some(3));
+    assert_close(probabilities(&session), stopped);
+    // It can be saved, and resumed, on the CPU.
+    let saved = block_on(async { session.lock().await.checkpoint().await }).unwrap();
+    assert_eq!(saved.info().state.step, 3);
+}
+
+#[test]
+fn a_session_whose_device_cannot_be_lost_ignores_a_report() {
+    let session = session(false);
+    train(&session, Start::New(config(1)), &Caller::default()).unwrap();
+    let before = probabilities(&session);
+    assert_eq!(block_on(session.device_lost("no GPU here")).unwrap(), None);
+    assert_eq!(probabilities(&session), before);
+    assert_eq!(session.compute().fallback_reason, None);
 }

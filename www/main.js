@@ -1,7 +1,7 @@
 // The demo page: the UI around www/run.js, which has the npm package load MNIST, train LeNet-5,
 // evaluate it, save checkpoints and classify what is drawn on the pad, with the model in the
-// package's own Web Worker so the page stays responsive. When the GPU device is lost, the page
-// replaces the run by one on the CPU that goes on training from the last save.
+// package's own Web Worker so the page stays responsive. When the GPU device is lost, the
+// package goes on on the CPU from its last copy in memory, and the page says so.
 
 import { createCharts } from './charts.js';
 import { createDrawPad } from './drawpad.js';
@@ -255,20 +255,9 @@ function describeRun(info) {
 
 const handlers = {
   defaults(settings) {
-    // The form starts from them; a run that replaces another leaves the form as it is.
+    // The form starts from them; a retried start leaves the form as it is.
     if (!defaults) showOptions(settings.adam);
     defaults = settings;
-  },
-  started({ savedAt }) {
-    // A run that replaces one whose GPU device was lost goes on with the run: from the save
-    // when it was made since the run started, otherwise anew.
-    const goOn = run.goOn;
-    run.goOn = null;
-    if (!goOn) return;
-    const backend = $('backend-choice').value;
-    setState('training');
-    if (savedAt >= goOn.since) send('resume', { backend });
-    else send('train', { backend, options: goOn.options });
   },
   backend({ backend, fallbackReason, calibration }) {
     $('backend').textContent = backend === 'webgpu' ? 'WebGPU' : 'CPU';
@@ -341,15 +330,16 @@ const handlers = {
     const what = epochDone ? `Epoch ${epoch}` : `Step ${step.toLocaleString()} (epoch ${epoch})`;
     $('checkpoint-status').textContent = `${what} saved in this browser (${(bytes / 1024).toFixed(0)} KB).`;
   },
-  'device-lost'({ message }) {
-    const training = state() === 'training' || state() === 'paused';
+  'device-lost'({ message, step, training, history: kept }) {
     $('backend-choice').value = 'cpu';
+    history = kept;
+    charts.show(history);
     clearError();
-    showNotice(
-      `The GPU device was lost (${message.replace(/\.$/, '')}). ${training ? 'Training continues on the CPU from the last save.' : 'The model runs on the CPU now, from the last save.'}`,
-    );
-    run.goOn = training ? { since: run.startedAt, options: run.options } : null;
-    startRun();
+    const goesOn = training
+      ? `Training continues on the CPU from step ${step.toLocaleString('en')}, its last copy in memory.`
+      : 'The model runs on the CPU now.';
+    showNotice(`The GPU device was lost (${message.replace(/\.$/, '')}). ${goesOn}`);
+    if (state() === 'training') $('train-status').textContent = 'Training on the CPU…';
   },
   finished({ stopped }) {
     $('train-status').textContent = `${stopped ? 'Stopped' : 'Done'}: ${$('test-accuracy').textContent} of the test images right. Draw a digit below.`;
@@ -388,19 +378,6 @@ const handlers = {
   },
 };
 
-/** The run being trained: its settings and when it started; `goOn` while a run that replaces
- * a lost one starts (see the `started` handler). */
-const run = { options: null, startedAt: 0, goOn: null };
-
-/** Starts a run (replacing the one running, if any) on the chosen backend. */
-function startRun() {
-  trainer?.end();
-  trainer = createRun((status, data) => handlers[status]?.({ status, ...data }));
-  predicting = false;
-  setState('starting');
-  send('start', { backend: $('backend-choice').value });
-}
-
 function main() {
   window.addEventListener('error', (e) => showError(e.error?.message ?? e.message));
   window.addEventListener('unhandledrejection', (e) => showError(e.reason?.message ?? e.reason));
@@ -425,7 +402,6 @@ function main() {
     e.preventDefault();
     clearError();
     const options = readOptions();
-    Object.assign(run, { options, startedAt: Date.now() });
     $('notice').hidden = true;
     batchSize = options.batchSize;
     $('test-accuracy').textContent = '–';
@@ -438,8 +414,6 @@ function main() {
 
   $('resume-run').addEventListener('click', () => {
     clearError();
-    // Whatever is saved now is this run's.
-    Object.assign(run, { options: readOptions(), startedAt: 0 });
     $('notice').hidden = true;
     batchSize = Number($('batch-size').value);
     setState('training');
@@ -469,7 +443,9 @@ function main() {
 
   const requested = new URLSearchParams(location.search).get('backend');
   if (requested) $('backend-choice').value = requested;
-  startRun();
+  trainer = createRun((status, data) => handlers[status]?.({ status, ...data }));
+  setState('starting');
+  send('start', { backend: $('backend-choice').value });
 }
 
 main();

@@ -1,12 +1,12 @@
 // The page's training run, on the npm package's public API only: the model lives in the
 // package's own Web Worker (`worker: true`), so the page never freezes. It has the package load
 // MNIST, trains, evaluates, saves the run in IndexedDB after every epoch and every 15 seconds,
-// and answers predictions between steps. When the package reports the GPU device lost, the page
-// replaces this run by one on the CPU, which goes on from the last save.
+// and answers predictions between steps. When the GPU device is lost, the package moves the model
+// to the CPU, a run going on from its last copy in memory, and the page is told.
 //   page -> run: send(cmd, data), cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|
 //                'predict'|'download'|'load'|'discard'
 //   run -> page: report(status, data), status: 'defaults'|'download'|'ready'|'backend'|'saved'|
-//                'started'|'training'|'progress'|'paused'|'resumed'|'evaluating'|'evaluated'|
+//                'training'|'progress'|'paused'|'resumed'|'evaluating'|'evaluated'|
 //                'finished'|'autosaved'|'prediction'|'loaded'|'device-lost'|'error'
 
 import init, { LeNet } from '../pkg/index.js';
@@ -27,8 +27,8 @@ const SAVED_RUN = `indexeddb://${RUN_NAME}`;
 
 /** Misclassified test digits sent to the page after an evaluation. */
 const MISTAKES_SHOWN = 60;
-/** Training time between saves within an epoch (each epoch's end is saved too): a reload or a
- * lost GPU device costs at most this much training. */
+/** Training time between saves within an epoch (each epoch's end is saved too): a reload costs
+ * at most this much training. */
 const AUTOSAVE_EVERY_MS = 15_000;
 
 /** The file name a downloaded checkpoint gets. */
@@ -39,12 +39,8 @@ const DOWNLOAD = 'downloads://lenet5-mnist';
  * @param {(status: string, data: object) => void} report
  */
 export function createRun(report) {
-  /** True once the page has replaced this run: what it was doing then goes unreported. */
-  let ended = false;
   // A copy, as a message would be: the page keeps its own charts and results.
-  const post = (status, data = {}) => {
-    if (!ended) report(status, structuredClone(data));
-  };
+  const post = (status, data = {}) => report(status, structuredClone(data));
   let lenet = null;
   /** The backend asked for ('auto' | 'webgpu' | 'cpu'). */
   let lenetBackend = null;
@@ -83,11 +79,23 @@ export function createRun(report) {
    * before). */
   async function switchTo(request) {
     if (lenet) await lenet.setBackend(request);
-    else lenet = await LeNet.create(request, { worker: true, onDeviceLost: (message) => post('device-lost', { message }) });
+    else lenet = await LeNet.create(request, { worker: true, onDeviceLost });
   }
 
-  /** Starts up: the backend, MNIST and the package's default settings, then the saved run;
-   * ends with 'started' and when the saved run was saved. */
+  /** The package has moved the model to the CPU: a run goes on from `step`, its last copy in
+   * memory, and the charts drop what came after it. */
+  function onDeviceLost({ message, step }) {
+    lenetBackend = 'cpu';
+    if (step !== undefined) {
+      const kept = history.steps.findLastIndex((s) => s <= step) + 1;
+      for (const series of [history.steps, history.loss, history.accuracy]) series.length = kept;
+      history.epochs = history.epochs.filter((e) => e.step <= step);
+    }
+    post('backend', { backend: lenet.backend, fallbackReason: lenet.fallbackReason });
+    post('device-lost', { message, step, training: controller !== null, history });
+  }
+
+  /** Starts up: the backend, MNIST and the package's default settings, then the saved run. */
   async function start({ backend }) {
     // The model first, in the package's worker (which fetches the .wasm). This thread needs the
     // .wasm too, for LeNet's static functions: it comes from the HTTP cache then, and compiles
@@ -99,20 +107,18 @@ export function createRun(report) {
       init().then(() => post('defaults', { adam: LeNet.defaultSettings('adam'), sgd: LeNet.defaultSettings('sgd') })),
     ]);
     post('ready', { trainCount, testCount, cached: fromCache });
-    post('started', { savedAt: await restoreSavedRun() });
+    await restoreSavedRun();
   }
 
-  /** Offers the run saved in IndexedDB, its model loaded for the draw pad; returns when it was
-   * saved. */
+  /** Offers the run saved in IndexedDB, its model loaded for the draw pad. */
   async function restoreSavedRun() {
-    const saved = (await LeNet.listSaved().catch(() => [])).find(({ name }) => name === RUN_NAME);
-    if (!saved) return undefined;
+    const saved = await LeNet.listSaved().catch(() => []);
+    if (!saved.some(({ name }) => name === RUN_NAME)) return;
     try {
       const { metadata, ...info } = await lenet.loadCheckpoint(SAVED_RUN);
       resumable = true;
       ({ history, results } = metadata);
-      post('saved', { info, history, results, savedAt: saved.savedAt });
-      return saved.savedAt;
+      post('saved', { info, history, results });
     } catch (e) {
       await LeNet.deleteSaved(SAVED_RUN);
       throw new Error(`The saved training run could not be restored and was deleted: ${e.message}`);
@@ -147,7 +153,8 @@ export function createRun(report) {
     const onStep = (p) => {
       last = p;
       const now = performance.now();
-      if (mark && p.loss !== undefined) {
+      // (After a lost GPU device the run goes back a few steps.)
+      if (mark && p.loss !== undefined && p.imagesSeen > mark.images) {
         p.imagesPerSecond = ((p.imagesSeen - mark.images) * 1000) / (now - mark.time);
       }
       if (!mark || p.loss !== undefined) mark = { time: now, images: p.imagesSeen };
@@ -279,13 +286,6 @@ export function createRun(report) {
       } catch (e) {
         post('error', { message: e?.message ?? String(e), cmd });
       }
-    },
-    /** Ends the run and its worker. */
-    end() {
-      ended = true;
-      controller?.abort();
-      lenet?.free();
-      lenet = null;
     },
   };
 }

@@ -72,6 +72,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// The images it reads from.
+    pub fn dataset(&self) -> &Arc<MnistDataset> {
+        &self.dataset
+    }
+
     /// The load stage: images in file order, batches of 1, one epoch.
     pub fn new(dataset: Arc<MnistDataset>) -> Self {
         Self {

@@ -8,7 +8,7 @@ mod fetch;
 mod js;
 mod storage;
 
-use std::cell::RefCell;
+use std::{cell::RefCell, rc::Rc};
 
 use futures_lite::future;
 use js_sys::{Float32Array, Float64Array, Function, Object, Reflect, Uint8Array};
@@ -50,10 +50,10 @@ export interface CreateOptions {
    * package uses the one it kept in IndexedDB, if any. */
   calibration?: Calibration;
   /** Called when the GPU device the package trains on is lost (a driver reset, a GPU taken
-   * away, the browser reclaiming it), with the browser's reason. The model's state on the GPU
-   * is gone then: go on from a saved checkpoint on the CPU (`LeNet.load(saved, { backend:
-   * "cpu" })`). */
-  onDeviceLost?: (message: string) => void;
+   * away, the browser reclaiming it), once the model has moved to the CPU: a run goes on there
+   * from its last copy in memory (at most 5 seconds of training back, `step`), and `train()`
+   * resolves as usual. WebGPU cannot be asked for again in this page (or worker). */
+  onDeviceLost?: (event: DeviceLost) => void;
 }
 
 /** Downloads' progress, in bytes over every file of the call (as sent, gzipped or not). */
@@ -207,20 +207,16 @@ fn webgpu_present() -> bool {
 /// ```
 #[wasm_bindgen]
 pub struct LeNet {
-    session: SharedSession,
-    /// The device in use, as the getters report it (the session's own copy sits behind its lock).
-    compute: RefCell<ComputeDevice>,
+    session: Rc<SharedSession>,
     /// What `"auto"` measured, if it measured.
     calibration: RefCell<Option<Calibration>>,
-    /// Tells the app's `onDeviceLost` of a lost GPU device.
-    device_watch: Option<Closure<dyn FnMut(String)>>,
+    /// Moves the session to the CPU when its GPU device is lost.
+    device_watch: Closure<dyn FnMut(String)>,
 }
 
 impl Drop for LeNet {
     fn drop(&mut self) {
-        if let Some(watch) = &self.device_watch {
-            unwatch_gpu_devices(watch);
-        }
+        unwatch_gpu_devices(&self.device_watch);
     }
 }
 
@@ -302,17 +298,29 @@ impl LeNet {
                 "create(): `calibration` is not a measurement that \"auto\" made (lenet.calibration)",
             )
         })?;
-        let device_watch = callback(&options, "onDeviceLost")?.map(|on_lost| {
-            Closure::new(move |message: String| {
-                let _ = on_lost.call1(&JsValue::NULL, &message.into());
-            })
-        });
+        let on_device_lost = callback(&options, "onDeviceLost")?;
         // Before the device is asked for.
-        watch_gpu_devices(device_watch.as_ref());
+        watch_gpu_devices(None);
         let (compute, calibration) = select(backend, remembered).await?;
+        let session = SharedSession::new(Session::new(compute)).on_device_lost(move |lost| {
+            if let (Some(on_lost), Ok(lost)) = (&on_device_lost, to_js(lost)) {
+                let _ = on_lost.call1(&JsValue::NULL, &lost);
+            }
+        });
+        let session = Rc::new(session);
+        let device_watch = Closure::new({
+            let session = Rc::downgrade(&session);
+            move |message: String| {
+                if let Some(session) = session.upgrade() {
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let _ = session.device_lost(&message).await;
+                    });
+                }
+            }
+        });
+        watch_gpu_devices(Some(&device_watch));
         Ok(LeNet {
-            session: SharedSession::new(Session::new(compute.clone())),
-            compute: RefCell::new(compute),
+            session,
             calibration: RefCell::new(calibration),
             device_watch,
         })
@@ -371,14 +379,14 @@ impl LeNet {
     /// The backend in use: `"webgpu"` or `"cpu"`.
     #[wasm_bindgen(getter, unchecked_return_type = "\"webgpu\" | \"cpu\"")]
     pub fn backend(&self) -> String {
-        self.compute.borrow().backend.name().to_owned()
+        self.session.compute().backend.name().to_owned()
     }
 
     /// Why `"auto"` chose the CPU (what it measured, or why WebGPU could not be had), or
     /// `undefined`.
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
-        self.compute.borrow().fallback_reason.clone()
+        self.session.compute().fallback_reason
     }
 
     /// Moves to `backend` (as in `create`), keeping the loaded data, the model in use and the
@@ -390,8 +398,7 @@ impl LeNet {
     ) -> Result<(), JsValue> {
         let remembered = self.calibration.borrow().clone();
         let (compute, calibration) = select(backend, remembered).await?;
-        self.session.move_to(compute.clone()).await?;
-        *self.compute.borrow_mut() = compute;
+        self.session.move_to(compute).await?;
         if calibration.is_some() {
             *self.calibration.borrow_mut() = calibration;
         }

@@ -72,6 +72,7 @@ export class RemoteLeNet {
 
   #receive(data) {
     if (data.op === 'callback') {
+      if (data.state) this.#state = data.state;
       this.#runCallback(data);
       return;
     }

@@ -22,7 +22,7 @@ function remoteCallback(id) {
     new Promise((resolve, reject) => {
       const call = nextCall++;
       waiting.set(call, { resolve, reject });
-      postMessage({ op: 'callback', call, callback: id, arg });
+      postMessage({ op: 'callback', call, callback: id, arg, state: state() });
     });
 }
 
@@ -45,7 +45,8 @@ function signal(id) {
   return signals.get(id);
 }
 
-/** What the app's thread mirrors of the model after every call. */
+/** What the app's thread mirrors of the model after every call and with every callback (the
+ * backend changes when the GPU device is lost). */
 function state() {
   return lenet && { backend: lenet.backend, fallbackReason: lenet.fallbackReason, calibration: lenet.calibration };
 }

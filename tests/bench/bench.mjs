@@ -84,6 +84,15 @@ async function measure({ backend, steps, warmup, batchSize, predictions }) {
     latencies.push(performance.now() - t);
   }
   latencies.sort((a, b) => a - b);
+  // The read-back of a run's copy into memory (which a run on WebGPU makes every 5 s, against a
+  // lost device), as `saveCheckpoint()` makes it.
+  const copies = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await lenet.saveCheckpoint();
+    copies.push(performance.now() - t);
+  }
+  copies.sort((a, b) => a - b);
   return {
     backend: lenet.backend,
     loadMs: loaded - started,
@@ -91,6 +100,7 @@ async function measure({ backend, steps, warmup, batchSize, predictions }) {
     imagesPerSecond: (steps * batchSize * 1000) / (timedTo - timedFrom),
     predictMedianMs: latencies[Math.floor(latencies.length / 2)],
     predictP95Ms: latencies[Math.floor(latencies.length * 0.95)],
+    copyMedianMs: copies[copies.length / 2],
     wasmMemoryBytes: wasm.memory.buffer.byteLength,
   };
 }
@@ -404,6 +414,7 @@ if (ours) {
       row('create + load MNIST (ms)', (r) => Math.round(r.loadMs)),
       row('prediction median (ms)', (r) => r.predictMedianMs.toFixed(2)),
       row('prediction p95 (ms)', (r) => r.predictP95Ms.toFixed(2)),
+      row('copy of the run into memory, median (ms)', (r) => r.copyMedianMs.toFixed(2)),
       row('wasm memory (bytes)', (r) => r.wasmMemoryBytes.toLocaleString('en')),
       `| .wasm raw / gzip -9 (bytes) | ${results.wasmBytes.toLocaleString('en')} | ${results.wasmGzipBytes.toLocaleString('en')} |`,
     ].join('\n'),

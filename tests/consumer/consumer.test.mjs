@@ -60,10 +60,10 @@ function serve() {
 
 /** Opens the consumer app (dist/, built by `make test-package`) in headless Chromium, runs
  * `check(page)` there, and checks the page threw nothing. */
-async function inApp(check) {
+async function inApp(check, { webgpu = false } = {}) {
   assert.ok(existsSync(join(DIST, 'index.html')), 'run `make test-package` (it builds dist/)');
   const server = await serve();
-  const browser = await launchBrowser();
+  const browser = await launchBrowser({ webgpu });
   try {
     const page = await browser.newPage();
     const errors = [];
@@ -203,3 +203,24 @@ test('LeNet.create({ worker: true }) trains in the package\'s worker with callba
     assert.equal(w.loadedInWorker, w.digit, 'LeNet.load(url, { worker: true }) predicts as the model saved');
     assert.match(w.afterFree, /freed/);
   }));
+
+test('a GPU device lost mid-run: the package tells the app and the run goes on on the CPU from its last copy in memory', { timeout: 300_000 }, () =>
+  inApp(async (page) => {
+    const d = await page.evaluate(() => window.checkDeviceLoss());
+    console.log(`device loss: ${JSON.stringify({ ...d, steps: d.steps.join(' ') })}`);
+    assert.equal(d.before, 'webgpu');
+    assert.equal(d.told.length, 1, 'told once');
+    const [{ message, step }] = d.told;
+    assert.ok(message.length > 0, 'with the browser\'s reason');
+    assert.ok(step >= 0 && step <= 10, `back to step ${step}, its last copy, at most the step of the loss`);
+    // The run goes on from the copy: its steps, then the copy's next ones to the end, once each.
+    const lostAt = d.steps.indexOf(-10);
+    const after = d.steps.slice(lostAt + 1);
+    const resumed = after.findIndex((s, i) => i > 0 && s <= after[i - 1]);
+    assert.deepEqual(after.slice(Math.max(resumed, 0)), Array.from({ length: 60 - step }, (_, i) => step + 1 + i));
+    assert.deepEqual(d.result, { step: 60, totalSteps: 60, epochsDone: 1 });
+    assert.equal(d.backend, 'cpu');
+    assert.match(d.fallbackReason, /^the GPU device was lost: .+$/);
+    assert.equal(d.predicted, 1, 'the model trained through the loss reads a drawn 1');
+    assert.match(d.webgpuAgain, /^WebGpuUnavailableError: the GPU device was lost/);
+  }, { webgpu: true }));

@@ -5,6 +5,7 @@
 // `tsc --noEmit` checks this file against the package's types.
 
 import init, {
+  type DeviceLost,
   type DownloadProgress,
   type EpochReport,
   type SavedModel,
@@ -521,8 +522,66 @@ async function checkWorker(): Promise<InWorker> {
   };
 }
 
+export interface DeviceLoss {
+  before: string;
+  told: DeviceLost[];
+  /** The steps `onStep` saw, the step of the loss marked with a minus. */
+  steps: number[];
+  result: TrainResult;
+  backend: string;
+  fallbackReason: string | undefined;
+  predicted: number;
+  webgpuAgain: string;
+}
+
+/** Makes the GPU go away as a driver reset would: the next command encoder asked for finds its
+ * device destroyed. */
+function loseGpuDevice(): void {
+  const proto = GPUDevice.prototype;
+  const create = proto.createCommandEncoder;
+  proto.createCommandEncoder = function (this: GPUDevice, ...args) {
+    proto.createCommandEncoder = create;
+    this.destroy();
+    return create.apply(this, args);
+  };
+}
+
+/** The README's device-loss example: the GPU is lost mid-run, and the run goes on on the CPU. */
+async function checkDeviceLoss(): Promise<DeviceLoss> {
+  await init();
+  const told: DeviceLost[] = [];
+  const lenet = await LeNet.create({
+    backend: 'webgpu',
+    onDeviceLost: ({ message, step }) => {
+      told.push({ message, step });
+    },
+  });
+  const before = lenet.backend;
+  await lenet.loadMnist(MNIST, { cache: 'consumer-mnist' });
+  const steps: number[] = [];
+  const result = await lenet.train({
+    limit: 3000,
+    batchSize: 50,
+    onStep: (p) => {
+      steps.push(p.step);
+      if (p.step === 10) {
+        steps.push(-p.step);
+        loseGpuDevice();
+      }
+    },
+  });
+  const canvas = document.getElementById('digit') as HTMLCanvasElement;
+  drawOne(canvas);
+  const { digit } = await lenet.predictImage(canvas);
+  const webgpuAgain = await errorName(lenet.setBackend('webgpu'));
+  const report = { before, told, steps, result, backend: lenet.backend, fallbackReason: lenet.fallbackReason, predicted: digit, webgpuAgain };
+  lenet.free();
+  return report;
+}
+
 declare global {
   interface Window {
+    checkDeviceLoss: typeof checkDeviceLoss;
     checkWorker: typeof checkWorker;
     checkFeatures: typeof checkFeatures;
     loadSavedModel: typeof loadSavedModel;
@@ -535,6 +594,7 @@ declare global {
 window.runConsumerTest = runConsumerTest;
 window.checkFeatures = checkFeatures;
 window.checkWorker = checkWorker;
+window.checkDeviceLoss = checkDeviceLoss;
 window.loadSavedModel = loadSavedModel;
 window.checkRules = checkRules;
 window.tryLoadMnist = tryLoadMnist;

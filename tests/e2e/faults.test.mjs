@@ -1,8 +1,8 @@
 // The demo page when things go wrong: every way an MNIST download or file can be bad gets a
 // clear message (passing failures are retried, and "Try again" starts over), a learning rate of
 // 10 stops training with the last good weights still answering the draw pad, WebGPU asked for
-// but missing falls back to the CPU, and a GPU device lost mid-training hands the run over to
-// the CPU, which goes on from the last save.
+// but missing falls back to the CPU, and a GPU device lost mid-training moves the run to the
+// CPU, which goes on from its last copy in memory.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -143,19 +143,19 @@ test('WebGPU asked for but missing falls back to the CPU and says why', { timeou
   }
 });
 
-test('a GPU device lost mid-training hands the run to the CPU, which goes on from the last save', { timeout: 300_000 }, async () => {
+test('a GPU device lost mid-training moves the run to the CPU, which goes on from its last copy in memory', { timeout: 300_000 }, async () => {
   const browser = await launchBrowser({ webgpu: true });
   try {
     const { page } = await openPage(browser, `${server.url}?backend=webgpu`);
     await waitForState(page, 'ready', 120_000);
     assert.equal(await page.textContent('#backend'), 'WebGPU');
     await page.click('#train');
-    await page.waitForFunction(() => /^Step \d+ \(epoch 1\) saved/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 120_000 });
-    const saved = Number((await page.textContent('#checkpoint-status')).match(/^Step (\d+)/)[1]);
+    // SwiftShader's WebGPU takes about 1.6 s a step here.
+    await page.waitForFunction(() => Number(document.querySelector('#train-progress').value) >= 30, null, { timeout: 180_000 });
 
     // The GPU goes away: the next command encoder the trainer asks for finds its device destroyed.
     const [worker] = page.workers();
-    await worker.evaluate(() => {
+    const lostAt = await worker.evaluate(() => {
       const proto = GPUDevice.prototype;
       const create = proto.createCommandEncoder;
       proto.createCommandEncoder = function (...args) {
@@ -163,14 +163,18 @@ test('a GPU device lost mid-training hands the run to the CPU, which goes on fro
         this.destroy();
         return create.apply(this, args);
       };
-    });
+    }).then(() => page.getAttribute('#train-progress', 'value').then(Number));
     await page.waitForSelector('#notice:not([hidden])', { timeout: 60_000 });
-    assert.match(await page.textContent('#notice'), /^The GPU device was lost \([^.]+\)\. Training continues on the CPU from the last save\.$/);
-    await page.waitForFunction(() => document.querySelector('#train-status').textContent === 'Training on the CPU…', null, { timeout: 120_000 });
+    const notice = await page.textContent('#notice');
+    const match = notice.match(/^The GPU device was lost \([^.]+\)\. Training continues on the CPU from step ([\d,]+), its last copy in memory\.$/);
+    assert.ok(match, notice);
+    // The copy is at most 5 seconds old: the run goes back a little, not to a save or its start.
+    const copy = Number(match[1].replaceAll(',', ''));
+    assert.ok(copy > 0 && copy <= lostAt + 5, `went back to step ${copy}, lost at ${lostAt}`);
+    assert.equal(await page.textContent('#train-status'), 'Training on the CPU…');
     assert.equal(await page.textContent('#backend'), 'CPU');
-    const resumedAt = Number(await page.getAttribute('#train-progress', 'value'));
-    assert.ok(resumedAt >= saved, `resumed at step ${resumedAt}, saved at ${saved}`);
-    await page.waitForFunction((at) => Number(document.querySelector('#train-progress').value) > at + 50, resumedAt, { timeout: 60_000 });
+    assert.match(await page.textContent('#backend-note'), /the GPU device was lost/);
+    await page.waitForFunction((at) => Number(document.querySelector('#train-progress').value) > at + 50, copy, { timeout: 60_000 });
     await page.screenshot({ path: `${ARTIFACTS}/device-lost.png`, fullPage: true });
     await page.click('#stop');
     await waitForState(page, 'trained', 120_000);
