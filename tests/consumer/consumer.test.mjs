@@ -222,5 +222,5 @@ test('a GPU device lost mid-run: the package tells the app and the run goes on o
     assert.equal(d.backend, 'cpu');
     assert.match(d.fallbackReason, /^the GPU device was lost: .+$/);
     assert.equal(d.predicted, 1, 'the model trained through the loss reads a drawn 1');
-    assert.match(d.webgpuAgain, /^WebGpuUnavailableError: the GPU device was lost/);
+    assert.match(d.webgpuAgain, /^WebGpuUnavailableError: WebGPU is not available: the GPU device was lost \(Device was destroyed\); a reload, or a model in a new worker, gets a new one$/);
   }, { webgpu: true }));
