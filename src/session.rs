@@ -235,7 +235,7 @@ pub struct DeviceLost {
 
 /// How often a run on a device that can be lost copies itself into this machine's memory: a
 /// lost device costs at most this much training. A copy reads back about 0.75 MB (the weights
-/// and Adam's two moments), a few milliseconds on WebGPU.
+/// and Adam's two moments): 20 to 25 ms on SwiftShader's WebGPU here (docs/performance.md).
 pub const COPY_EVERY: Duration = Duration::from_secs(5);
 
 /// A run as it was when copied into this machine's memory.

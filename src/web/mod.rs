@@ -313,7 +313,11 @@ impl LeNet {
             move |message: String| {
                 if let Some(session) = session.upgrade() {
                     wasm_bindgen_futures::spawn_local(async move {
-                        let _ = session.device_lost(&message).await;
+                        if let Err(e) = session.device_lost(&message).await {
+                            web_sys::console::error_1(
+                                &format!("lenet-web: the GPU device was lost, and the model could not move to the CPU: {e}").into(),
+                            );
+                        }
                     });
                 }
             }
@@ -382,8 +386,8 @@ impl LeNet {
         self.session.compute().backend.name().to_owned()
     }
 
-    /// Why `"auto"` chose the CPU (what it measured, or why WebGPU could not be had), or
-    /// `undefined`.
+    /// Why `"auto"` chose the CPU (what it measured, or why WebGPU could not be had), that the
+    /// GPU device was lost, or `undefined`.
     #[wasm_bindgen(getter, js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Option<String> {
         self.session.compute().fallback_reason
