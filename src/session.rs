@@ -10,9 +10,10 @@
 //!   predictions and saves go on between steps; one run at a time;
 //! - an abort stops a run between two steps, and also cuts short a callback the run is waiting
 //!   for (a paused run) and the end of an epoch;
-//! - on a device that can be lost (a GPU), a run copies itself into this machine's memory every
-//!   [`COPY_EVERY`] and when it stops; when the device is lost, the session goes on on the CPU
-//!   from that copy, the run (if one is going) with it, and says so once.
+//! - on a device that can be lost (a GPU), a run copies itself into this machine's memory at the
+//!   first read-back of its loss [`COPY_EVERY`] after its last copy, and when it stops; when the
+//!   device is lost, the session goes on on the CPU from that copy (or the run's start), the run
+//!   (if one is going) with it, and says so once.
 //!
 //! The JS surface (`web`) converts values and calls these; everything here runs natively.
 
@@ -233,9 +234,11 @@ pub struct DeviceLost {
     pub step: Option<usize>,
 }
 
-/// How often a run on a device that can be lost copies itself into this machine's memory: a
-/// lost device costs at most this much training. A copy reads back about 0.75 MB (the weights
-/// and Adam's two moments): 20 to 25 ms on SwiftShader's WebGPU here (docs/performance.md).
+/// How often a run on a device that can be lost copies itself into this machine's memory: at
+/// the first read-back of the loss this long after the last copy, when the device has no work
+/// queued (a copy at any other step stalls the device's queue: it cost SwiftShader's WebGPU a
+/// fifth of its speed). A copy reads back about 0.75 MB (the weights and Adam's two moments):
+/// about 19 ms on SwiftShader here (docs/performance.md).
 pub const COPY_EVERY: Duration = Duration::from_secs(5);
 
 /// A run as it was when copied into this machine's memory.
@@ -410,18 +413,20 @@ impl Session {
         step.map_err(|e| self.lost_or(e))
     }
 
-    /// A step, after copying the run into memory when a copy is due.
+    /// A step, then a copy of the run into memory when one is due.
     async fn copied_step(&mut self) -> Result<Option<Progress>, SessionError> {
+        let run = self.run.as_mut().ok_or(SessionError::RunReplaced)?;
+        let progress = run.step().await?;
+        let read_back = progress.as_ref().is_some_and(|p| p.loss.is_some());
         let due = self.copy_every.is_some_and(|every| {
             self.copy
                 .as_ref()
                 .is_none_or(|copy| copy.taken.elapsed() >= every)
         });
-        if due {
+        if read_back && due {
             self.copy_run().await?;
         }
-        let run = self.run.as_mut().ok_or(SessionError::RunReplaced)?;
-        Ok(run.step().await?)
+        Ok(progress)
     }
 
     /// Copies the run into memory, on a device that can be lost.

@@ -477,7 +477,8 @@ fn each_failure_has_its_kind() {
 }
 
 /// A session on the CPU as one on a GPU is, whose device can be lost, but copying its runs into
-/// memory before every step (instead of every 5 s); it tells `told` when it loses its device.
+/// memory at every read-back of the loss (instead of every 5 s); it tells `told` when it loses
+/// its device.
 fn losable_session(told: &Rc<RefCell<Vec<DeviceLost>>>) -> Rc<SharedSession> {
     let mut session = Session::new(ComputeDevice::cpu());
     session.set(Split::Training, digits(128));
@@ -512,7 +513,7 @@ fn a_run_whose_device_is_lost_goes_on_on_the_cpu_from_its_last_copy() {
     };
     // The run resolves as usual.
     assert_eq!(train(&session, Start::New(config(2)), &caller), Ok(8));
-    // Told once, with the step it went back to: the copy made before step 3.
+    // Told once, with the step it went back to: the copy made at step 2's read-back.
     assert_eq!(
         *told.borrow(),
         [DeviceLost {
@@ -533,6 +534,29 @@ fn a_run_whose_device_is_lost_goes_on_on_the_cpu_from_its_last_copy() {
     // On the CPU now, whose device is not lost: a second report changes nothing.
     assert_eq!(block_on(session.device_lost("again")).unwrap(), None);
     assert_eq!(told.borrow().len(), 1);
+}
+
+#[test]
+fn a_run_lost_before_its_first_copy_starts_again_on_the_cpu() {
+    let told = Rc::new(RefCell::new(Vec::new()));
+    let session = losable_session(&told);
+    let inner = session.clone();
+    let caller = Caller {
+        during_step: Some((
+            1,
+            Box::new(move || {
+                block_on(inner.device_lost("reset")).unwrap();
+            }),
+        )),
+        ..Default::default()
+    };
+    assert_eq!(train(&session, Start::New(config(1)), &caller), Ok(4));
+    assert_eq!(told.borrow()[0].step, Some(0));
+    let steps: Vec<usize> = caller.steps.borrow().iter().map(|p| p.step).collect();
+    assert_eq!(steps, [1, 1, 2, 3, 4]);
+    let whole = crate::session(false);
+    train(&whole, Start::New(config(1)), &Caller::default()).unwrap();
+    assert_close(probabilities(&session), probabilities(&whole));
 }
 
 #[test]
