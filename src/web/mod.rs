@@ -51,7 +51,7 @@ export interface CreateOptions {
   calibration?: Calibration;
   /** Called when the GPU device the package trains on is lost (a driver reset, a GPU taken
    * away, the browser reclaiming it), once the model has moved to the CPU: a run goes on there
-   * from its last copy in memory (at most 5 seconds of training back, `step`), and `train()`
+   * from its last copy in memory (made about every 5 seconds; `step`), and `train()`
    * resolves as usual. WebGPU cannot be asked for again in this page (or worker). */
   onDeviceLost?: (event: DeviceLost) => void;
 }
