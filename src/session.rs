@@ -430,7 +430,7 @@ impl Session {
     }
 
     /// Copies the run into memory, on a device that can be lost.
-    pub async fn copy_run(&mut self) -> Result<(), SessionError> {
+    async fn copy_run(&mut self) -> Result<(), SessionError> {
         if let (Some(_), Some(run)) = (self.copy_every, &self.run) {
             self.copy = Some(HostCopy {
                 checkpoint: run.checkpoint().await?,
@@ -614,8 +614,6 @@ pub trait RunHooks {
 pub struct SharedSession {
     session: Mutex<Session>,
     training: AtomicBool,
-    /// True while a lost device's report waits for the session: a run takes no step meanwhile.
-    losing: AtomicBool,
     /// The session's device, readable while a call holds the session.
     compute: std::sync::Mutex<ComputeDevice>,
     /// Told when the session goes on on the CPU after losing its device.
@@ -628,7 +626,6 @@ impl SharedSession {
             compute: std::sync::Mutex::new(session.compute.clone()),
             session: Mutex::new(session),
             training: AtomicBool::new(false),
-            losing: AtomicBool::new(false),
             on_device_lost: Box::new(|_| ()),
         }
     }
@@ -665,9 +662,7 @@ impl SharedSession {
     /// session goes on on the CPU (see [`Session::fail_over`]), even in the middle of a run, and
     /// tells the listener. `None` when the session's device cannot be lost.
     pub async fn device_lost(&self, message: &str) -> Result<Option<DeviceLost>, SessionError> {
-        self.losing.store(true, Ordering::Release);
         let mut session = self.lock().await;
-        self.losing.store(false, Ordering::Release);
         let lost = session.fail_over(message)?;
         if let Some(lost) = &lost {
             *self.compute.lock().expect("not poisoned") = session.compute.clone();
@@ -703,11 +698,6 @@ impl SharedSession {
         loop {
             if let Some(reason) = hooks.aborted() {
                 return Err(reason);
-            }
-            if self.losing.load(Ordering::Acquire) {
-                // The report takes the session first: the steps go on where it leaves them.
-                hooks.yield_now().await?;
-                continue;
             }
             let step = self.lock().await.step().await;
             let Some(step) = self.unless_lost(step, hooks).await? else {

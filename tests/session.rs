@@ -490,27 +490,39 @@ fn losable_session(told: &Rc<RefCell<Vec<DeviceLost>>>) -> Rc<SharedSession> {
     )
 }
 
+/// A caller during whose step `step` the device of `session` is lost, `message` saying why.
+fn losing_the_device_at(step: usize, session: &Rc<SharedSession>, message: &'static str) -> Caller {
+    let session = session.clone();
+    Caller {
+        during_step: Some((
+            step,
+            Box::new(move || {
+                let lost = block_on(session.device_lost(message)).unwrap();
+                assert!(lost.is_some());
+            }),
+        )),
+        ..Default::default()
+    }
+}
+
 fn assert_close(a: [f32; 10], b: [f32; 10]) {
     for (x, y) in a.iter().zip(&b) {
         assert!((x - y).abs() <= 1e-5, "{a:?} vs {b:?}");
     }
 }
 
+/// Asserts that `session` predicts as a run of `epochs` that never lost its device.
+fn assert_ends_as_the_uninterrupted_run(session: &SharedSession, epochs: usize) {
+    let whole = crate::session(false);
+    train(&whole, Start::New(config(epochs)), &Caller::default()).unwrap();
+    assert_close(probabilities(session), probabilities(&whole));
+}
+
 #[test]
 fn a_run_whose_device_is_lost_goes_on_on_the_cpu_from_its_last_copy() {
     let told = Rc::new(RefCell::new(Vec::new()));
     let session = losable_session(&told);
-    let inner = session.clone();
-    let caller = Caller {
-        during_step: Some((
-            3,
-            Box::new(move || {
-                let lost = block_on(inner.device_lost("the GPU was unplugged")).unwrap();
-                assert!(lost.is_some());
-            }),
-        )),
-        ..Default::default()
-    };
+    let caller = losing_the_device_at(3, &session, "the GPU was unplugged");
     // The run resolves as usual.
     assert_eq!(train(&session, Start::New(config(2)), &caller), Ok(8));
     // Told once, with the step it went back to: the copy made at step 2's read-back.
@@ -527,10 +539,7 @@ fn a_run_whose_device_is_lost_goes_on_on_the_cpu_from_its_last_copy() {
         session.compute().fallback_reason.as_deref(),
         Some("the GPU device was lost: the GPU was unplugged")
     );
-    // It ends as the run that never lost its device.
-    let whole = crate::session(false);
-    train(&whole, Start::New(config(2)), &Caller::default()).unwrap();
-    assert_close(probabilities(&session), probabilities(&whole));
+    assert_ends_as_the_uninterrupted_run(&session, 2);
     // On the CPU now, whose device is not lost: a second report changes nothing.
     assert_eq!(block_on(session.device_lost("again")).unwrap(), None);
     assert_eq!(told.borrow().len(), 1);
@@ -540,23 +549,12 @@ fn a_run_whose_device_is_lost_goes_on_on_the_cpu_from_its_last_copy() {
 fn a_run_lost_before_its_first_copy_starts_again_on_the_cpu() {
     let told = Rc::new(RefCell::new(Vec::new()));
     let session = losable_session(&told);
-    let inner = session.clone();
-    let caller = Caller {
-        during_step: Some((
-            1,
-            Box::new(move || {
-                block_on(inner.device_lost("reset")).unwrap();
-            }),
-        )),
-        ..Default::default()
-    };
+    let caller = losing_the_device_at(1, &session, "reset");
     assert_eq!(train(&session, Start::New(config(1)), &caller), Ok(4));
     assert_eq!(told.borrow()[0].step, Some(0));
     let steps: Vec<usize> = caller.steps.borrow().iter().map(|p| p.step).collect();
     assert_eq!(steps, [1, 1, 2, 3, 4]);
-    let whole = crate::session(false);
-    train(&whole, Start::New(config(1)), &Caller::default()).unwrap();
-    assert_close(probabilities(&session), probabilities(&whole));
+    assert_ends_as_the_uninterrupted_run(&session, 1);
 }
 
 #[test]
