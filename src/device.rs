@@ -45,6 +45,16 @@ pub enum DeviceError {
     UnknownBackend(String),
     #[error("WebGPU is not available: {0}")]
     WebGpuUnavailable(String),
+    #[error("unknown backend {0:?}: use \"cpu\", \"wgpu\" or \"cuda\"")]
+    UnknownNativeBackend(String),
+    #[error("this build has no {0} backend: build it with `--features {0}`")]
+    NotBuilt(&'static str),
+    #[error("no {backend} device {index}: {reason}")]
+    NoSuchDevice {
+        backend: &'static str,
+        index: usize,
+        reason: String,
+    },
 }
 
 impl FromStr for BackendRequest {
@@ -106,6 +116,94 @@ impl ComputeDevice {
             }
         }
     }
+}
+
+/// A backend of the native trainer (`lenet-train --backend`), and its devices.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NativeBackend {
+    /// burn's `flex`, multi-threaded with rayon.
+    #[default]
+    Cpu,
+    /// burn-wgpu natively: Vulkan, Metal or DX12 (cargo feature `wgpu`).
+    Wgpu,
+    /// burn-cuda (cargo feature `cuda`).
+    Cuda,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl FromStr for NativeBackend {
+    type Err = DeviceError;
+
+    fn from_str(name: &str) -> Result<Self, DeviceError> {
+        match name.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Self::Cpu),
+            "wgpu" => Ok(Self::Wgpu),
+            "cuda" => Ok(Self::Cuda),
+            _ => Err(DeviceError::UnknownNativeBackend(name.to_owned())),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl NativeBackend {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Wgpu => "wgpu",
+            Self::Cuda => "cuda",
+        }
+    }
+
+    /// The first `count` devices of this backend, to train on data-parallel (see
+    /// `Trainer::data_parallel`). The CPU is one device: `count` CPU devices are that device
+    /// `count` times, each shard trained in a thread of its own. The GPUs of wgpu are the
+    /// machine's discrete GPUs in order (its default GPU when `count` is 1); those of CUDA, the
+    /// CUDA devices in order.
+    pub fn devices(self, count: usize) -> Result<Vec<Device>, DeviceError> {
+        match self {
+            Self::Cpu => Ok(vec![ComputeDevice::cpu().device; count]),
+            Self::Wgpu => wgpu_devices(count),
+            Self::Cuda => cuda_devices(count),
+        }
+    }
+}
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "wgpu"))]
+fn wgpu_devices(count: usize) -> Result<Vec<Device>, DeviceError> {
+    use burn::tensor::DeviceKind;
+    (0..count)
+        .map(|index| {
+            let kind = match count {
+                1 => DeviceKind::DefaultDevice,
+                _ => DeviceKind::DiscreteGpu(index),
+            };
+            Device::wgpu_options()
+                .device_kind(kind)
+                .init()
+                .map_err(|e| DeviceError::NoSuchDevice {
+                    backend: "wgpu",
+                    index,
+                    reason: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "wgpu")))]
+fn wgpu_devices(_count: usize) -> Result<Vec<Device>, DeviceError> {
+    Err(DeviceError::NotBuilt("wgpu"))
+}
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "cuda"))]
+fn cuda_devices(count: usize) -> Result<Vec<Device>, DeviceError> {
+    Ok((0..count).map(Device::cuda).collect())
+}
+
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "cuda")))]
+fn cuda_devices(_count: usize) -> Result<Vec<Device>, DeviceError> {
+    Err(DeviceError::NotBuilt("cuda"))
 }
 
 /// Runs the module's static constructors, once. burn's WebGPU compiler (cubecl) registers its
@@ -198,6 +296,22 @@ mod tests {
         assert!(
             futures_lite::future::block_on(ComputeDevice::select(BackendRequest::WebGpu, false))
                 .is_err()
+        );
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn native_backends_parse_and_say_when_they_are_not_built() {
+        assert_eq!("CPU".parse(), Ok(NativeBackend::Cpu));
+        assert_eq!(NativeBackend::Cpu.devices(3).unwrap().len(), 3);
+        assert!(matches!(
+            "webgpu".parse::<NativeBackend>(),
+            Err(DeviceError::UnknownNativeBackend(_))
+        ));
+        #[cfg(not(feature = "cuda"))]
+        assert_eq!(
+            "cuda".parse::<NativeBackend>().unwrap().devices(1).unwrap_err().to_string(),
+            "this build has no cuda backend: build it with `--features cuda`"
         );
     }
 

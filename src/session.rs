@@ -153,8 +153,11 @@ impl DeviceError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DeviceError::UnknownBackend(_) => ErrorKind::Settings,
+            DeviceError::UnknownBackend(_) | DeviceError::UnknownNativeBackend(_) => {
+                ErrorKind::Settings
+            }
             DeviceError::WebGpuUnavailable(_) => ErrorKind::WebGpuUnavailable,
+            DeviceError::NotBuilt(_) | DeviceError::NoSuchDevice { .. } => ErrorKind::Device,
         }
     }
 }

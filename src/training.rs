@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use burn::{
     nn::loss::CrossEntropyLossConfig,
-    optim::GradientsParams,
+    module::Module,
+    optim::{GradientsAccumulator, GradientsParams},
     tensor::{Device, ExecutionError, Int, Tensor, TensorData},
 };
 use serde::Serialize;
@@ -155,6 +156,8 @@ pub struct Trainer {
     pipeline: Pipeline,
     batches: Batches,
     device: Device,
+    /// More devices to train on, data-parallel (none by default).
+    replicas: Vec<Device>,
     config: TrainingConfig,
     steps_per_epoch: usize,
     total_steps: usize,
@@ -221,6 +224,15 @@ impl Trainer {
         ))
     }
 
+    /// Trains data-parallel on `replicas` as well as on the run's own device: every batch is
+    /// cut into one shard per device (see [`Trainer::learn`]). The model and the optimizer stay
+    /// on the run's device, so checkpoints are the same as a single device's, and the result
+    /// matches single-device training on the same batches within float rounding.
+    pub fn data_parallel(mut self, replicas: &[Device]) -> Self {
+        self.replicas = replicas.iter().map(|d| d.clone().autodiff()).collect();
+        self
+    }
+
     /// The run with `model` and `optimizer` as they are after `step` steps (0: a new run).
     fn at_step(
         device: Device,
@@ -253,6 +265,7 @@ impl Trainer {
             steps_per_epoch,
             total_steps,
             device,
+            replicas: Vec::new(),
             config,
             step,
             training_images: images,
@@ -377,21 +390,93 @@ impl Trainer {
 
     /// Forward, loss, backward and an optimizer update on one batch. Returns the batch's summed
     /// loss and its number of correct predictions, both still on the device.
+    ///
+    /// Data-parallel (see [`Trainer::data_parallel`]): each device takes its shard of the batch
+    /// in a thread of its own, and their gradients are summed on the run's device (burn's
+    /// `GradientsParams::to_device` and `GradientsAccumulator`) before the one optimizer step.
+    /// Each shard's loss is weighted by its share of the batch, so the sum is the gradient of
+    /// the batch's mean loss, as on one device.
     fn learn(&mut self, batch: Batch) -> (Tensor<1>, Tensor<1, Int>) {
-        let n = batch.len();
-        let images = Tensor::<4>::from_data(
-            TensorData::new(batch.images, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
-            &self.device,
-        );
-        let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.labels, [n]), &self.device);
         let model = self
             .model
             .take()
             .expect("the model is present between steps");
+        let batch_len = batch.len();
+        let shards = batch.shards(1 + self.replicas.len());
+        let results: Vec<Shard> = if let [shard] = &shards[..] {
+            vec![Shard::learn(model.clone(), shard, &self.device, batch_len)]
+        } else {
+            let devices = std::iter::once(&self.device).chain(&self.replicas);
+            std::thread::scope(|scope| {
+                let model = &model;
+                let threads: Vec<_> = shards
+                    .iter()
+                    .zip(devices)
+                    .enumerate()
+                    .map(|(i, (shard, device))| {
+                        scope.spawn(move || {
+                            // A replica's copy has parameters of its own in autodiff's graph.
+                            let copy = if i == 0 {
+                                model.clone()
+                            } else {
+                                model.clone().fork(device)
+                            };
+                            Shard::learn(copy, shard, device, batch_len)
+                        })
+                    })
+                    .collect();
+                threads
+                    .into_iter()
+                    .map(|thread| thread.join().expect("a shard's thread does not panic"))
+                    .collect()
+            })
+        };
+
+        let mut gradients = GradientsAccumulator::new();
+        let (mut loss_sum, mut correct) = (None::<Tensor<1>>, None::<Tensor<1, Int>>);
+        for shard in results {
+            gradients.accumulate(&model, shard.grads.to_device(&self.device, &model));
+            let (loss, right) = (
+                shard.loss_sum.to_device(&self.device),
+                shard.correct.to_device(&self.device),
+            );
+            loss_sum = Some(loss_sum.map_or(loss.clone(), |sum| sum + loss));
+            correct = Some(correct.map_or(right.clone(), |sum| sum + right));
+        }
+        let rate =
+            self.config
+                .schedule
+                .rate(self.config.learning_rate, self.step, self.total_steps);
+        self.model = Some(self.optimizer.step(rate, model, gradients.grads()));
+        (
+            loss_sum.expect("a batch has a shard"),
+            correct.expect("a batch has a shard"),
+        )
+    }
+}
+
+/// What one shard of a batch gives: the gradients of its share of the batch's mean loss, its
+/// summed loss and its correct predictions, all on its device.
+struct Shard {
+    grads: GradientsParams,
+    loss_sum: Tensor<1>,
+    correct: Tensor<1, Int>,
+}
+
+impl Shard {
+    /// Forward and backward of `model` (on `device`) on `shard`, one of the shards of a batch
+    /// of `batch_len` images.
+    fn learn(model: LeNet5, shard: &Batch, device: &Device, batch_len: usize) -> Self {
+        let n = shard.len();
+        let images = Tensor::<4>::from_data(
+            TensorData::new(shard.images.clone(), [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+            device,
+        );
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(shard.labels.clone(), [n]), device);
 
         let logits = model.forward(images);
         let loss = CrossEntropyLossConfig::new()
-            .init(&self.device)
+            .init(device)
             .forward(logits.clone(), labels.clone());
         let correct = logits
             .detach()
@@ -400,12 +485,15 @@ impl Trainer {
             .equal(labels)
             .int()
             .sum();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let rate =
-            self.config
-                .schedule
-                .rate(self.config.learning_rate, self.step, self.total_steps);
-        self.model = Some(self.optimizer.step(rate, model, grads));
-        (loss.detach().mul_scalar(n as f64), correct)
+        let share = if n == batch_len {
+            loss.clone()
+        } else {
+            loss.clone().mul_scalar(n as f64 / batch_len as f64)
+        };
+        Self {
+            grads: GradientsParams::from_grads(share.backward(), &model),
+            loss_sum: loss.detach().mul_scalar(n as f64),
+            correct,
+        }
     }
 }

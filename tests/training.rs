@@ -114,6 +114,37 @@ fn a_run_resumed_from_a_checkpoint_goes_on_as_the_uninterrupted_run() {
 }
 
 #[test]
+fn data_parallel_training_matches_one_device_on_the_same_batches() {
+    let device = ComputeDevice::cpu().device;
+    let train = Arc::new(common::train_set().take(640));
+    for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+        let config = TrainingConfig {
+            epochs: 3,
+            read_every: 5,
+            ..TrainingConfig::for_optimizer(optimizer)
+        };
+        let mut one = Trainer::new(&device, train.clone(), config.clone()).unwrap();
+        // Three shards of 22, 21 and 21 images, each in a thread of its own.
+        let mut three = Trainer::new(&device, train.clone(), config)
+            .unwrap()
+            .data_parallel(&[device.clone(), device.clone()]);
+        let (alone, parallel) = (losses(&mut one, 30), losses(&mut three, 30));
+        assert_eq!(alone.len(), 6);
+        for (p, a) in parallel.iter().zip(&alone) {
+            assert!((p - a).abs() <= 1e-4 * a, "{optimizer:?}: loss {p} vs {a}");
+        }
+        // SGD is linear in the gradients: the weights agree to float rounding. (Adam divides by
+        // the gradients' own size, so a weight whose gradient is near zero may move by up to
+        // the learning rate either way: its losses agree above.)
+        if optimizer == OptimizerKind::Sgd {
+            let (p, a) = (weights(three.model()), weights(one.model()));
+            let worst = p.iter().zip(&a).map(|(p, a)| (p - a).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-5, "a weight differs by {worst}");
+        }
+    }
+}
+
+#[test]
 fn a_checkpoint_is_refused_for_another_training_set() {
     let device = ComputeDevice::cpu().device;
     let train = Arc::new(common::test_set().take(128));

@@ -58,6 +58,29 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
+
+    /// The batch cut into at most `count` shards of consecutive images, as even as they come
+    /// (sizes differ by one at most; a batch smaller than `count` gives one shard per image).
+    pub fn shards(self, count: usize) -> Vec<Batch> {
+        let count = count.clamp(1, self.len().max(1));
+        if count == 1 {
+            return vec![self];
+        }
+        let (base, extra) = (self.len() / count, self.len() % count);
+        let mut start = 0;
+        (0..count)
+            .map(|shard| {
+                let end = start + base + usize::from(shard < extra);
+                let part = Batch {
+                    images: self.images[start * IMAGE_PIXELS..end * IMAGE_PIXELS].to_vec(),
+                    labels: self.labels[start..end].to_vec(),
+                    ..self
+                };
+                start = end;
+                part
+            })
+            .collect()
+    }
 }
 
 /// The pipeline's stages, set with builder calls; [`Pipeline::batches`] runs it.
@@ -238,6 +261,20 @@ mod tests {
             .flat_map(|b| b.images.chunks(IMAGE_PIXELS))
             .map(|image| (0..=255u8).find(|&g| normalize(g) == image[0]).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn shards_split_a_batch_in_order_into_near_equal_parts() {
+        let batch = Pipeline::new(numbered(10)).batch(10).batches().next().unwrap();
+        let shards = batch.clone().shards(3);
+        let sizes: Vec<usize> = shards.iter().map(Batch::len).collect();
+        assert_eq!(sizes, [4, 3, 3]);
+        let labels: Vec<i64> = shards.iter().flat_map(|s| s.labels.clone()).collect();
+        let images: Vec<f32> = shards.iter().flat_map(|s| s.images.clone()).collect();
+        assert_eq!((labels, images), (batch.labels.clone(), batch.images.clone()));
+        assert!(shards.iter().all(|s| (s.epoch, s.index) == (0, 0)));
+        assert_eq!(batch.clone().shards(1).len(), 1);
+        assert_eq!(batch.shards(64).len(), 10, "no shard is empty");
     }
 
     #[test]
