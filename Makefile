@@ -9,11 +9,17 @@ export PATH := $(CARGO_BIN):$(PATH)
 # wasm-bindgen-cli must be the exact version of the wasm-bindgen crate in Cargo.lock.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ { getline; gsub(/"/, "", $$3); print $$3 }' Cargo.lock)
 PORT ?= 8080
+# What `make train` passes to the native trainer (`lenet-train --help` lists every option).
+TRAIN_ARGS ?= --epochs 10
+# The pretrained model the page can start from, trained natively by `make build` when missing
+# (or older than the model and checkpoint code), data-parallel on two CPU devices, and shipped
+# in pkg/ by scripts/package.mjs.
+PRETRAINED := target/pretrained/lenet5-mnist-pretrained.ckpt
 # Seconds `make fuzz` gives each fuzz target.
 FUZZ_SECONDS ?= 120
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: demo test bench fuzz setup prepare tools data npm browser build serve lint test-native test-browser test-e2e test-package
+.PHONY: demo test bench fuzz setup prepare tools data npm browser build serve train lint test-native test-browser test-e2e test-package
 
 demo: setup build serve
 
@@ -82,13 +88,25 @@ browser:
 		apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; \
 	fi
 
+## The native trainer (src/bin/lenet-train.rs) on MNIST in data/, e.g.
+## `make train TRAIN_ARGS="--epochs 20 --devices 2 --out big.ckpt"`. cargo's dev profile of
+## this crate optimises every dependency (see Cargo.toml), so it trains at full speed and
+## shares its build with the native tests; GPUs: `cargo run --features wgpu --bin lenet-train --
+## --backend wgpu --devices 2` (or `cuda`).
+train: data
+	cargo run --bin lenet-train -- $(TRAIN_ARGS)
+
+$(PRETRAINED): src/model.rs src/checkpoint.rs | data
+	@mkdir -p $(@D)
+	cargo run --bin lenet-train -- --epochs 2 --devices 2 --out $@
+
 ## The npm package in pkg/ (release build, ES module for the browser, with the package's own
-## JavaScript added and index.js as its entry by scripts/package.mjs; wasm-opt from npm's
-## binaryen then strips the function names that the release profile keeps for profiling), and
+## JavaScript and the pretrained model added and index.js as its entry by scripts/package.mjs;
+## wasm-opt from npm's binaryen then strips the function names that the release profile keeps for profiling), and
 ## the page's chart library (uPlot, from node_modules) vendored into www/vendor/: the page loads
 ## nothing from other origins. Last, brotli (.br) and gzip (.gz) copies of the page's scripts,
 ## styles and .wasm, which the development server sends to browsers that accept them.
-build: npm
+build: npm $(PRETRAINED)
 	wasm-pack build --release --target web --out-dir pkg
 	node scripts/package.mjs
 	node_modules/.bin/wasm-opt pkg/lenet_web_bg.wasm --strip-debug --strip-producers -o pkg/lenet_web_bg.wasm

@@ -310,7 +310,12 @@ mod tests {
         ));
         #[cfg(not(feature = "cuda"))]
         assert_eq!(
-            "cuda".parse::<NativeBackend>().unwrap().devices(1).unwrap_err().to_string(),
+            "cuda"
+                .parse::<NativeBackend>()
+                .unwrap()
+                .devices(1)
+                .unwrap_err()
+                .to_string(),
             "this build has no cuda backend: build it with `--features cuda`"
         );
     }

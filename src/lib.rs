@@ -10,8 +10,11 @@
 //! - [`optimizer`] (Adam and SGD and their state), then [`config`] (a run's settings);
 //! - [`checkpoint`] (a run saved as bytes), [`inference`] (evaluation and prediction);
 //! - [`training`] (the step-at-a-time loop), then [`calibration`] (`auto` by measurement);
-//! - [`session`] (what a user holds between calls, and its rules);
+//! - [`session`] (what a user holds between calls, and its rules), [`native`] (the native
+//!   trainer's run: files, epochs, saves; not on wasm32);
 //! - [`web`] (the JS surface, on wasm32 only).
+//!
+//! `src/bin/lenet-train.rs` is the native trainer's command line.
 
 pub mod calibration;
 pub mod checkpoint;
@@ -22,6 +25,8 @@ pub mod drawpad;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 pub mod optimizer;
 pub mod saved;
 pub mod schedule;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use burn::{
-    nn::loss::CrossEntropyLossConfig,
     module::Module,
+    nn::loss::CrossEntropyLossConfig,
     optim::{GradientsAccumulator, GradientsParams},
     tensor::{Device, ExecutionError, Int, Tensor, TensorData},
 };
@@ -472,7 +472,8 @@ impl Shard {
             TensorData::new(shard.images.clone(), [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
             device,
         );
-        let labels = Tensor::<1, Int>::from_data(TensorData::new(shard.labels.clone(), [n]), device);
+        let labels =
+            Tensor::<1, Int>::from_data(TensorData::new(shard.labels.clone(), [n]), device);
 
         let logits = model.forward(images);
         let loss = CrossEntropyLossConfig::new()

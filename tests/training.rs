@@ -138,7 +138,11 @@ fn data_parallel_training_matches_one_device_on_the_same_batches() {
         // the learning rate either way: its losses agree above.)
         if optimizer == OptimizerKind::Sgd {
             let (p, a) = (weights(three.model()), weights(one.model()));
-            let worst = p.iter().zip(&a).map(|(p, a)| (p - a).abs()).fold(0.0, f32::max);
+            let worst = p
+                .iter()
+                .zip(&a)
+                .map(|(p, a)| (p - a).abs())
+                .fold(0.0, f32::max);
             assert!(worst < 1e-5, "a weight differs by {worst}");
         }
     }

@@ -30,6 +30,7 @@ function setState(next) {
   $('stop').disabled = !training;
   $('pause').textContent = next === 'paused' ? 'Resume' : 'Pause';
   $('load-file').disabled = training || next === 'starting';
+  $('pretrained').disabled = training || next === 'starting';
 }
 
 function showError(message) {
@@ -359,6 +360,7 @@ const handlers = {
     charts.show(history);
     showOptions(info.config);
     $('checkpoint-status').textContent = `Loaded ${name}: ${describeRun(info)}`;
+    $('train-status').textContent = `The model of ${name} answers the draw pad below; Train starts from scratch.`;
     $('saved-run').hidden = true;
     setState('trained');
     requestPrediction();
@@ -370,6 +372,7 @@ const handlers = {
       setState('ready');
     }
     if (cmd === 'load') $('checkpoint-status').textContent = 'The file was not loaded; the model in use is unchanged.';
+    if (cmd === 'pretrained') $('train-status').textContent = 'The pretrained model was not loaded; the model in use is unchanged.';
     if (cmd === 'start') {
       $('data-status').textContent = 'The page could not start.';
       $('retry-start').hidden = false;
@@ -431,7 +434,11 @@ function main() {
     clearError();
     const bytes = new Uint8Array(await file.arrayBuffer());
     $('load-file').value = '';
-    send('load', { bytes, name: file.name }, [bytes.buffer]);
+    send('load', { source: bytes, name: file.name }, [bytes.buffer]);
+  });
+  $('pretrained').addEventListener('click', () => {
+    clearError();
+    send('pretrained');
   });
 
   $('retry-start').addEventListener('click', () => {

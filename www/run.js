@@ -4,12 +4,12 @@
 // and answers predictions between steps. When the GPU device is lost, the package moves the model
 // to the CPU, a run going on from its last copy in memory, and the page is told.
 //   page -> run: send(cmd, data), cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|
-//                'predict'|'download'|'load'|'discard'
+//                'predict'|'download'|'load'|'pretrained'|'discard'
 //   run -> page: report(status, data), status: 'defaults'|'download'|'ready'|'backend'|'saved'|
 //                'training'|'progress'|'paused'|'resumed'|'evaluating'|'evaluated'|
 //                'finished'|'autosaved'|'prediction'|'loaded'|'device-lost'|'error'
 
-import init, { LeNet } from '../pkg/index.js';
+import init, { LeNet, PRETRAINED_MODEL } from '../pkg/index.js';
 
 /** The gzipped IDX files, served from the page's origin under data/ (resolved against this
  * module). */
@@ -238,9 +238,11 @@ export function createRun(report) {
     post('downloaded', { bytes });
   }
 
-  async function load({ bytes, name }) {
+  /** Loads a checkpoint from `source` (bytes or a URL) for the draw pad, named `name` to the
+   * user. */
+  async function load({ source, name }) {
     if (controller) throw new Error('stop training before loading a checkpoint');
-    const info = await lenet.loadCheckpoint(bytes);
+    const info = await lenet.loadCheckpoint(source);
     resumable = true;
     history = emptyHistory();
     post('loaded', { info, name });
@@ -255,6 +257,7 @@ export function createRun(report) {
     predict,
     download,
     load,
+    pretrained: () => load({ source: PRETRAINED_MODEL, name: 'the pretrained model' }),
     async discard() {
       resumable = false;
       await LeNet.deleteSaved(SAVED_RUN);

@@ -265,13 +265,20 @@ mod tests {
 
     #[test]
     fn shards_split_a_batch_in_order_into_near_equal_parts() {
-        let batch = Pipeline::new(numbered(10)).batch(10).batches().next().unwrap();
+        let batch = Pipeline::new(numbered(10))
+            .batch(10)
+            .batches()
+            .next()
+            .unwrap();
         let shards = batch.clone().shards(3);
         let sizes: Vec<usize> = shards.iter().map(Batch::len).collect();
         assert_eq!(sizes, [4, 3, 3]);
         let labels: Vec<i64> = shards.iter().flat_map(|s| s.labels.clone()).collect();
         let images: Vec<f32> = shards.iter().flat_map(|s| s.images.clone()).collect();
-        assert_eq!((labels, images), (batch.labels.clone(), batch.images.clone()));
+        assert_eq!(
+            (labels, images),
+            (batch.labels.clone(), batch.images.clone())
+        );
         assert!(shards.iter().all(|s| (s.epoch, s.index) == (0, 0)));
         assert_eq!(batch.clone().shards(1).len(), 1);
         assert_eq!(batch.shards(64).len(), 10, "no shard is empty");

@@ -4,8 +4,10 @@
 //!
 //! Measured: time to the end of the first training step; steady-state training images per
 //! second (after warm-up, the loss read back every 20 steps as the page does); prediction latency
-//! (median and p95) of a 280x280 drawing, preprocessing included; test accuracy after each epoch
-//! of a run with the page's default settings.
+//! (median and p95) of a 280x280 drawing, preprocessing included; the evaluation of the test set;
+//! test accuracy after each epoch of a run with the page's default settings. Then the training
+//! speed on each native backend this build has (`--features wgpu`, `cuda`), on one device and
+//! data-parallel on two (on the CPU: the one CPU backend twice, each shard in its own thread).
 //!
 //! Environment: BENCH_STEPS (default 300) timed steps; BENCH_EPOCHS (default 10, 0 skips) epochs
 //! of the accuracy run; BENCH_LR, BENCH_SCHEDULE, BENCH_AUGMENTATION, BENCH_BATCH and BENCH_SEED
@@ -14,12 +16,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::{fmt::Write, time::Instant};
+use std::{fmt::Write, sync::Arc, time::Instant};
 
+use burn::tensor::Device;
 use futures_lite::future::block_on;
 use lenet_web::{
     config::TrainingConfig,
-    device::ComputeDevice,
+    data::MnistDataset,
+    device::{ComputeDevice, NativeBackend},
     drawpad,
     inference::{evaluate, predict},
     training::Trainer,
@@ -77,17 +81,16 @@ fn accuracy_config(epochs: usize) -> TrainingConfig {
     serde_json::from_value(json).expect("valid settings")
 }
 
-fn main() {
-    let device = ComputeDevice::cpu().device;
-    let train = common::train_set();
-    let test = common::test_set();
-    let steps: usize = env_or("BENCH_STEPS", 300);
-    let epochs: usize = env_or("BENCH_EPOCHS", 10);
-
+/// A run with the default settings on `devices` (data-parallel on more than one), `steps`
+/// steps timed after a warm-up: the run, the time to the end of its first step (ms) and its
+/// training images per second.
+fn train_on(devices: &[Device], train: &Arc<MnistDataset>, steps: usize) -> (Trainer, f64, f64) {
     let config = TrainingConfig::default();
     let batch_size = config.batch_size;
     let started = Instant::now();
-    let mut trainer = Trainer::new(&device, train.clone(), config).unwrap();
+    let mut trainer = Trainer::new(&devices[0], train.clone(), config)
+        .unwrap()
+        .data_parallel(&devices[1..]);
     let mut step = || block_on(trainer.step()).unwrap().expect("a step is left");
     step();
     let first_step_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -98,7 +101,36 @@ fn main() {
     for _ in 0..steps {
         step();
     }
-    let images_per_second = (steps * batch_size) as f64 / timed.elapsed().as_secs_f64();
+    let rate = (steps * batch_size) as f64 / timed.elapsed().as_secs_f64();
+    (trainer, first_step_ms, rate)
+}
+
+fn main() {
+    let device = ComputeDevice::cpu().device;
+    let train = common::train_set();
+    let test = common::test_set();
+    let steps: usize = env_or("BENCH_STEPS", 300);
+    let epochs: usize = env_or("BENCH_EPOCHS", 10);
+
+    let batch_size = TrainingConfig::default().batch_size;
+    let (trainer, first_step_ms, images_per_second) = train_on(&[device.clone()], &train, steps);
+
+    // Data-parallel: the same run on every backend this build has, on 1 and 2 devices.
+    let mut parallel = Vec::new();
+    for backend in [NativeBackend::Cpu, NativeBackend::Wgpu, NativeBackend::Cuda] {
+        for count in [1, 2] {
+            match backend.devices(count) {
+                Ok(devices) => {
+                    let rate = train_on(&devices, &train, steps).2;
+                    parallel.push((format!("{} ×{count}", backend.name()), rate));
+                }
+                Err(e) => eprintln!("{} ×{count}: {e}", backend.name()),
+            }
+        }
+    }
+    let evaluated = Instant::now();
+    block_on(evaluate(trainer.model(), test.clone())).unwrap();
+    let evaluation_ms = evaluated.elapsed().as_secs_f64() * 1e3;
 
     let rgba = drawing();
     let model = trainer.model();
@@ -148,7 +180,17 @@ fn main() {
         "| measure (native CPU, batch {batch_size}) | value |\n|---|---|"
     );
     let _ = writeln!(table, "| training images / s | {images_per_second:.0} |");
+    for (devices, rate) in &parallel {
+        let _ = writeln!(
+            table,
+            "| training images / s, {devices} (data-parallel) | {rate:.0} |"
+        );
+    }
     let _ = writeln!(table, "| first step (ms) | {first_step_ms:.0} |");
+    let _ = writeln!(
+        table,
+        "| evaluation of the 10,000 test images (ms) | {evaluation_ms:.0} |"
+    );
     let _ = writeln!(
         table,
         "| prediction median / p95 (ms) | {median:.3} / {p95:.3} |"
@@ -166,7 +208,9 @@ fn main() {
     let json = serde_json::json!({
         "batchSize": batch_size,
         "imagesPerSecond": images_per_second,
+        "dataParallelImagesPerSecond": parallel.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
         "firstStepMs": first_step_ms,
+        "evaluationMs": evaluation_ms,
         "predictMedianMs": median,
         "predictP95Ms": p95,
         "testAccuracyPerEpoch": accuracy,

@@ -176,6 +176,8 @@ test('the package gives named errors, own data, batch and image predictions, sav
     assert.ok(f.weightsOnlySmaller, 'a weights-only export leaves out the optimizer state');
     assert.ok(f.urlLoaded.progressCalls > 0 && f.urlLoaded.samePrediction, 'LeNet.load(url) predicts as the model saved');
     assert.ok(f.blobLoaded);
+    assert.match(f.pretrained.url, /\/assets\/lenet5-mnist-pretrained-[\w-]+\.ckpt$/, 'the bundle ships the pretrained model');
+    assert.deepEqual([f.pretrained.digit, f.pretrained.epochs], [1, 2], 'the pretrained model reads the 1');
 
     // After a reload, the model saved in IndexedDB loads with its metadata and predicts as before.
     await page.reload();

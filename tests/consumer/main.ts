@@ -17,6 +17,7 @@ import init, {
   type TrainResult,
   type TrainingSettings,
   LeNet,
+  PRETRAINED_MODEL,
 } from 'lenet-web';
 import wasmUrl from 'lenet-web/lenet_web_bg.wasm?url';
 
@@ -255,6 +256,8 @@ async function tryLoadTrainingSet(images: Uint8Array, labels: Uint8Array): Promi
  * saving to IndexedDB and loading from a URL, downloads with progress, cache and abort. */
 export interface Features {
   version: string;
+  /** The package's pretrained model, loaded from the URL the bundle gave it. */
+  pretrained: { url: string; digit: number; epochs: number };
   progressCalls: number;
   progressDone: boolean;
   fromCacheFirst: boolean;
@@ -391,11 +394,19 @@ async function checkFeatures(): Promise<Features> {
   const file = new File([new Uint8Array(full)], 'lenet5.ckpt');
   const fileLoaded = (await fromBlob.loadCheckpoint(file)).step;
   const downloaded = await lenet.save('downloads://consumer-model');
+  const shipped = await LeNet.load(PRETRAINED_MODEL, { backend: 'cpu' });
+  const pretrained = {
+    url: PRETRAINED_MODEL,
+    digit: (await shipped.predictImage(canvas)).digit,
+    epochs: (await shipped.loadCheckpoint(PRETRAINED_MODEL)).epochsDone,
+  };
+  shipped.free();
   fromUrl.free();
   fromBlob.free();
   lenet.free();
   return {
     version: version(),
+    pretrained,
     progressCalls,
     progressDone: last.loaded === last.total && last.total > 10_000_000,
     fromCacheFirst: first.fromCache,

@@ -1,12 +1,17 @@
 // The demo page as a person uses it: MNIST downloads (then comes from the cache), training on the
 // CPU backend reaches at least 97% test accuracy in one epoch with live charts and results, runs
 // are saved every epoch and every 15 seconds and resumed after a reload, checkpoints download and
-// load, a corrupt one is refused, and digits drawn with the mouse get a prediction. The page
+// load, a corrupt one is refused, a page's checkpoint goes through the native trainer
+// (`lenet-train --resume`) and back, the pretrained model answers the draw pad at once, and
+// digits drawn with the mouse get a prediction. The page
 // loads nothing from other origins, under the server's strict Content-Security-Policy, and is
 // cross-origin isolated.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ARTIFACTS, bars, draw, launchBrowser, openPage, prediction, startServer, waitForState } from './browser.mjs';
 
@@ -17,6 +22,10 @@ before(async () => {
 after(() => server?.close());
 
 const ONE = [[140, 40], [138, 120], [136, 200], [135, 240]];
+const SEVEN = [[70, 60], [210, 60], [150, 150], [120, 245]];
+/** The native trainer, as `make build` compiled it (cargo's dev profile). */
+const LENET_TRAIN = new URL('../../target/debug/lenet-train', import.meta.url).pathname;
+const DATA = new URL('../../data', import.meta.url).pathname;
 
 test('trains on the CPU with charts, results per epoch and auto-saves; a reload resumes the run without downloading MNIST again', { timeout: 900_000 }, async () => {
   const browser = await launchBrowser();
@@ -209,6 +218,45 @@ test('a checkpoint downloads and loads back; a corrupt file is refused and leave
     assert.ok(await fresh.page.locator('#mistakes button').count() > 0);
     assert.deepEqual(fresh.errors, []);
     assert.deepEqual(errors.filter((e) => !/damaged|not a LeNet-5/.test(e)), []);
+
+    // The native trainer resumes the page's download to the end of its epoch, and the page loads
+    // what it saved.
+    const dir = mkdtempSync(join(tmpdir(), 'lenet-e2e-'));
+    writeFileSync(join(dir, 'page.ckpt'), saved);
+    const native = join(dir, 'lenet5-mnist-native.ckpt');
+    const said = execFileSync(LENET_TRAIN, ['--data', DATA, '--resume', join(dir, 'page.ckpt'), '--out', native], { encoding: 'utf8' });
+    console.log(said.trim());
+    assert.match(said, /^lenet-train: \d+ steps of 938 on cpu ×1, from step (\d+)/);
+    assert.ok(Number(said.match(/from step (\d+)/)[1]) > 150, said);
+    assert.match(said, /epoch 1: test accuracy (9[89]|100)\./);
+    await fresh.page.setInputFiles('#load-file', { name: 'lenet5-mnist-native.ckpt', mimeType: 'application/octet-stream', buffer: readFileSync(native) });
+    await fresh.page.waitForFunction(() => /^Loaded lenet5-mnist-native\.ckpt: A model trained for 1 epoch/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 30_000 });
+    await fresh.page.waitForFunction(() => /^(9[89]|100)\./.test(document.querySelector('#test-accuracy').textContent), null, { timeout: 60_000 });
+    assert.equal(await fresh.page.textContent('#test-accuracy'), said.match(/test accuracy ([\d.]+%)/)[1]);
+    assert.deepEqual(fresh.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the pretrained model, trained natively data-parallel, answers the draw pad at once', { timeout: 180_000 }, async () => {
+  const browser = await launchBrowser();
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
+    await waitForState(page, 'ready', 120_000);
+    await page.click('#pretrained');
+    await page.waitForFunction(() => /^Loaded the pretrained model: A model trained for 2 epochs/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 30_000 });
+    assert.match(await page.textContent('#train-status'), /pretrained model answers the draw pad/);
+    await page.waitForFunction(() => /^(9[89]|100)\./.test(document.querySelector('#test-accuracy').textContent), null, { timeout: 60_000 });
+    for (const [stroke, digit] of [[ONE, '1'], [SEVEN, '7']]) {
+      await page.click('#clear');
+      await draw(page, stroke);
+      assert.equal((await prediction(page)).digit, digit);
+    }
+    await page.screenshot({ path: `${ARTIFACTS}/pretrained.png`, fullPage: true });
+    // Training from scratch is still the main path.
+    assert.equal(await page.isDisabled('#train'), false);
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
