@@ -325,6 +325,8 @@ const handlers = {
     showResults(message);
     if (state() === 'training') {
       $('train-status').textContent = `Epoch ${epoch?.epoch ?? ''} done: ${percent(evaluation.accuracy)} of the test images right. Training…`;
+    } else {
+      $('train-status').textContent = `The model in use gets ${percent(evaluation.accuracy)} of the test images right. Draw a digit below, or train one from scratch.`;
     }
   },
   autosaved({ epoch, step, epochDone, bytes }) {
@@ -360,7 +362,6 @@ const handlers = {
     charts.show(history);
     showOptions(info.config);
     $('checkpoint-status').textContent = `Loaded ${name}: ${describeRun(info)}`;
-    $('train-status').textContent = `The model of ${name} answers the draw pad below; Train starts from scratch.`;
     $('saved-run').hidden = true;
     setState('trained');
     requestPrediction();
