@@ -113,7 +113,8 @@ fn main() {
     let epochs: usize = env_or("BENCH_EPOCHS", 10);
 
     let batch_size = TrainingConfig::default().batch_size;
-    let (trainer, first_step_ms, images_per_second) = train_on(&[device.clone()], &train, steps);
+    let (trainer, first_step_ms, images_per_second) =
+        train_on(std::slice::from_ref(&device), &train, steps);
 
     // Data-parallel: the same run on every backend this build has, on 1 and 2 devices.
     let mut parallel = Vec::new();
