@@ -402,15 +402,16 @@ impl Trainer {
             .take()
             .expect("the model is present between steps");
         let batch_len = batch.len();
-        let shards = batch.shards(1 + self.replicas.len());
-        let results: Vec<Shard> = if let [shard] = &shards[..] {
+        let mut shards = batch.shards(1 + self.replicas.len());
+        let results: Vec<Shard> = if shards.len() == 1 {
+            let shard = shards.pop().expect("one shard");
             vec![Shard::learn(model.clone(), shard, &self.device, batch_len)]
         } else {
             let devices = std::iter::once(&self.device).chain(&self.replicas);
             std::thread::scope(|scope| {
                 let model = &model;
                 let threads: Vec<_> = shards
-                    .iter()
+                    .into_iter()
                     .zip(devices)
                     .enumerate()
                     .map(|(i, (shard, device))| {
@@ -432,26 +433,23 @@ impl Trainer {
             })
         };
 
+        // The first shard ran on the run's device; the others' results move there.
+        let mut results = results.into_iter();
+        let first = results.next().expect("a batch has a shard");
+        let (mut loss_sum, mut correct) = (first.loss_sum, first.correct);
         let mut gradients = GradientsAccumulator::new();
-        let (mut loss_sum, mut correct) = (None::<Tensor<1>>, None::<Tensor<1, Int>>);
+        gradients.accumulate(&model, first.grads);
         for shard in results {
             gradients.accumulate(&model, shard.grads.to_device(&self.device, &model));
-            let (loss, right) = (
-                shard.loss_sum.to_device(&self.device),
-                shard.correct.to_device(&self.device),
-            );
-            loss_sum = Some(loss_sum.map_or(loss.clone(), |sum| sum + loss));
-            correct = Some(correct.map_or(right.clone(), |sum| sum + right));
+            loss_sum = loss_sum + shard.loss_sum.to_device(&self.device);
+            correct = correct + shard.correct.to_device(&self.device);
         }
         let rate =
             self.config
                 .schedule
                 .rate(self.config.learning_rate, self.step, self.total_steps);
         self.model = Some(self.optimizer.step(rate, model, gradients.grads()));
-        (
-            loss_sum.expect("a batch has a shard"),
-            correct.expect("a batch has a shard"),
-        )
+        (loss_sum, correct)
     }
 }
 
@@ -466,14 +464,13 @@ struct Shard {
 impl Shard {
     /// Forward and backward of `model` (on `device`) on `shard`, one of the shards of a batch
     /// of `batch_len` images.
-    fn learn(model: LeNet5, shard: &Batch, device: &Device, batch_len: usize) -> Self {
+    fn learn(model: LeNet5, shard: Batch, device: &Device, batch_len: usize) -> Self {
         let n = shard.len();
         let images = Tensor::<4>::from_data(
-            TensorData::new(shard.images.clone(), [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+            TensorData::new(shard.images, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
             device,
         );
-        let labels =
-            Tensor::<1, Int>::from_data(TensorData::new(shard.labels.clone(), [n]), device);
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(shard.labels, [n]), device);
 
         let logits = model.forward(images);
         let loss = CrossEntropyLossConfig::new()
