@@ -198,7 +198,26 @@ fn wgpu_devices(_count: usize) -> Result<Vec<Device>, DeviceError> {
 
 #[cfg(all(not(target_arch = "wasm32"), feature = "cuda"))]
 fn cuda_devices(count: usize) -> Result<Vec<Device>, DeviceError> {
-    Ok((0..count).map(Device::cuda).collect())
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    (0..count)
+        .map(|index| {
+            let device = Device::cuda(index);
+            // burn-cuda opens a device at its first use and panics if there is none: use it here.
+            catch_unwind(AssertUnwindSafe(|| {
+                burn::tensor::Tensor::<1>::zeros([1], &device).into_data()
+            }))
+            .map(|_| device.clone())
+            .map_err(|panic| DeviceError::NoSuchDevice {
+                backend: "cuda",
+                index,
+                reason: panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "it could not be opened".into()),
+            })
+        })
+        .collect()
 }
 
 #[cfg(all(not(target_arch = "wasm32"), not(feature = "cuda")))]
