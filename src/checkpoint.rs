@@ -12,10 +12,15 @@
 //! | 4 + n | length and JSON of the [`TrainingState`] (settings and position in the run) |
 //! | 4 + n | length and burnpack bytes of the weights |
 //! | 4 + n | length and bytes of the optimizer's state (see `Optimizer::to_bytes`; 0: none yet) |
+//! | 4 + n | length and bytes of the user's examples (see `Examples::to_bytes`; 0: none) |
+//! | 4 + n | length and burnpack bytes of the fine-tuned weights (0: not fine-tuned) |
 //! | 4 | CRC-32 of everything before it |
 //!
-//! Version 1 files have no architecture section: they hold LeNet-5 with its standard layer
-//! sizes, the only model they were written for, and are still read.
+//! The weights are the run's own; fine-tuning on the examples (see [`crate::finetune`]) leaves
+//! them as they are, so a run resumed from the file goes on from them, and undoing the
+//! fine-tuning goes back to them. Version 2 files have no examples and fine-tuned weights, and
+//! version 1 files no architecture section either (they hold LeNet-5 with its standard layer
+//! sizes, the only model they were written for); both are still read.
 
 use burn::{
     module::{Module, ModuleMapper, ModuleVisitor, Param},
@@ -27,6 +32,7 @@ use thiserror::Error;
 
 use crate::{
     config::TrainingConfig,
+    data::Examples,
     model::{LeNet5, LeNet5Config},
     optimizer::{Optimizer, StateMismatch},
 };
@@ -34,7 +40,7 @@ use crate::{
 /// The first bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"LeNet5ck";
 /// The format version written; every version from 1 to it is read.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Why bytes could not be read as a checkpoint, or a checkpoint not be made.
 #[derive(Debug, Error)]
@@ -123,16 +129,58 @@ pub struct CheckpointInfo {
     pub finished: bool,
     /// True when the optimizer's state was saved, so a resumed run goes on exactly.
     pub has_optimizer: bool,
+    /// How many of the user's own examples it holds.
+    pub examples: usize,
+    /// True when it holds weights fine-tuned on those examples, the model it answers with.
+    pub fine_tuned: bool,
 }
 
-/// A saved training run: where it stands, the weights and the optimizer's state.
+/// A model's weights as burnpack bytes, read back from its device: kept in memory, they make
+/// the model again on any device, a lost one's replacement included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights(Vec<u8>);
+
+impl Weights {
+    /// The weights of `model`, read back from its device asynchronously.
+    pub async fn of(model: &LeNet5) -> Result<Self, CheckpointError> {
+        let mut store = BurnpackStore::from_bytes(None);
+        host_copy(model)
+            .await?
+            .save_into(&mut store)
+            .map_err(|e| CheckpointError::Save(e.to_string()))?;
+        let bytes = store
+            .get_bytes()
+            .map_err(|e| CheckpointError::Save(e.to_string()))?;
+        Ok(Self(bytes.to_vec()))
+    }
+
+    /// LeNet-5 on `device` with these weights (and their parameter ids, which an optimizer's
+    /// state refers to). Fails, without touching any model in use, when they do not fit LeNet-5.
+    pub fn model(&self, device: &Device) -> Result<LeNet5, CheckpointError> {
+        // The initial weights are overwritten; the seed only keeps others' draws apart.
+        let mut model = LeNet5Config::new().init(device, 0);
+        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(self.0.clone())));
+        model
+            .load_from(&mut store)
+            .map_err(|e| CheckpointError::Mismatch(e.to_string()))?;
+        Ok(model)
+    }
+}
+
+/// A saved training run: where it stands, the weights and the optimizer's state, and the user's
+/// examples with the weights fine-tuned on them.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     pub state: TrainingState,
     /// The layer sizes of the saved weights.
     architecture: LeNet5Config,
-    weights: Vec<u8>,
+    /// The run's weights.
+    weights: Weights,
     optimizer: Vec<u8>,
+    /// The user's own examples.
+    pub examples: Examples,
+    /// The run's weights fine-tuned on the examples, when they were.
+    pub fine_tuned: Option<Weights>,
 }
 
 impl Checkpoint {
@@ -143,21 +191,19 @@ impl Checkpoint {
         optimizer: Vec<u8>,
         state: TrainingState,
     ) -> Result<Self, CheckpointError> {
-        let mut store = BurnpackStore::from_bytes(None);
-        host_copy(model)
-            .await?
-            .save_into(&mut store)
-            .map_err(|e| CheckpointError::Save(e.to_string()))?;
-        let weights = store
-            .get_bytes()
-            .map_err(|e| CheckpointError::Save(e.to_string()))?
-            .to_vec();
         Ok(Self {
             state,
             architecture: model.config(),
-            weights,
+            weights: Weights::of(model).await?,
             optimizer,
+            examples: Examples::default(),
+            fine_tuned: None,
         })
+    }
+
+    /// The run's own weights (not fine-tuned).
+    pub fn weights(&self) -> &Weights {
+        &self.weights
     }
 
     /// The checkpoint without the optimizer's state: the model to ship once trained (smaller; a
@@ -177,13 +223,20 @@ impl Checkpoint {
         let architecture =
             serde_json::to_vec(&self.architecture).expect("the architecture serialises");
         let state = serde_json::to_vec(&self.state).expect("the training state serialises");
-        let optimizer = &self.optimizer;
-        let mut out = Vec::with_capacity(
-            36 + architecture.len() + state.len() + self.weights.len() + optimizer.len(),
-        );
+        let examples = self.examples.to_bytes();
+        let fine_tuned = self.fine_tuned.as_ref().map_or(&[][..], |w| &w.0);
+        let sections = [
+            &architecture[..],
+            &state,
+            &self.weights.0,
+            &self.optimizer,
+            &examples,
+            fine_tuned,
+        ];
+        let mut out = Vec::with_capacity(16 + sections.iter().map(|s| 4 + s.len()).sum::<usize>());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        for section in [&architecture[..], &state, &self.weights, optimizer] {
+        for section in sections {
             out.extend_from_slice(&(section.len() as u32).to_le_bytes());
             out.extend_from_slice(section);
         }
@@ -238,8 +291,19 @@ impl Checkpoint {
         let state: TrainingState = serde_json::from_slice(section()?).map_err(|e| {
             CheckpointError::Damaged(format!("its training state is unreadable: {e}"))
         })?;
-        let weights = section()?.to_vec();
+        let weights = Weights(section()?.to_vec());
         let optimizer = section()?.to_vec();
+        let (examples, fine_tuned) = if version < 3 {
+            (Examples::default(), None)
+        } else {
+            let examples = Examples::from_bytes(section()?)
+                .map_err(|e| CheckpointError::Damaged(e.to_string()))?;
+            let fine_tuned = section()?;
+            (
+                examples,
+                (!fine_tuned.is_empty()).then(|| Weights(fine_tuned.to_vec())),
+            )
+        };
         if !rest.is_empty() {
             return Err(damaged("it has bytes after its last section"));
         }
@@ -256,21 +320,14 @@ impl Checkpoint {
             architecture,
             weights,
             optimizer,
+            examples,
+            fine_tuned,
         })
     }
 
-    /// LeNet-5 on `device` with the saved weights (and their parameter ids, which the
-    /// optimizer's state refers to). Fails, without touching any model in use, when the weights
-    /// do not fit LeNet-5.
+    /// LeNet-5 on `device` with the run's saved weights (see [`Weights::model`]).
     pub fn model(&self, device: &Device) -> Result<LeNet5, CheckpointError> {
-        // The initial weights are overwritten; the seed only keeps others' draws apart.
-        let mut model = LeNet5Config::new().init(device, 0);
-        let mut store =
-            BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(self.weights.clone())));
-        model
-            .load_from(&mut store)
-            .map_err(|e| CheckpointError::Mismatch(e.to_string()))?;
-        Ok(model)
+        self.weights.model(device)
     }
 
     /// The run's optimizer with its saved state, for `model` (loaded by [`Checkpoint::model`]),
@@ -292,6 +349,8 @@ impl Checkpoint {
             epochs_done: self.state.epochs_done(),
             finished: self.state.is_finished(),
             has_optimizer: self.has_optimizer(),
+            examples: self.examples.len(),
+            fine_tuned: self.fine_tuned.is_some(),
         }
     }
 }
@@ -492,25 +551,64 @@ mod tests {
     fn refuses_a_newer_format_version() {
         let newer = rewritten(&saved().to_bytes(), VERSION + 1, |_| {});
         let err = Checkpoint::from_bytes(&newer).unwrap_err();
-        assert!(matches!(err, CheckpointError::Version(3)), "{err}");
+        assert!(
+            matches!(err, CheckpointError::Version(v) if v == VERSION + 1),
+            "{err}"
+        );
         assert!(
             err.to_string().contains("newer version of the trainer"),
             "{err}"
         );
     }
 
+    /// A version 2 file: the sections of `checkpoint` (with no examples and not fine-tuned)
+    /// but the last two, empty.
+    fn version_2(checkpoint: &Checkpoint) -> Vec<u8> {
+        assert!(checkpoint.examples.is_empty() && checkpoint.fine_tuned.is_none());
+        rewritten(&checkpoint.to_bytes(), 2, |body| {
+            body.truncate(body.len() - 8)
+        })
+    }
+
     #[test]
-    fn reads_version_1_files() {
+    fn reads_version_1_and_2_files() {
         let checkpoint = saved();
-        // Version 1: the same sections without the architecture.
-        let v1 = rewritten(&checkpoint.to_bytes(), 1, |body| {
+        let v2 = version_2(&checkpoint);
+        // Version 1: version 2's sections without the architecture.
+        let v1 = rewritten(&v2, 1, |body| {
             let len = u32::from_le_bytes(body[..4].try_into().unwrap()) as usize;
             body.drain(..4 + len);
         });
-        let back = Checkpoint::from_bytes(&v1).unwrap();
-        assert_eq!(back.state, state());
-        assert_eq!(back.architecture, LeNet5Config::new());
-        assert!(back.model(&Device::flex()).is_ok());
+        for old in [v1, v2] {
+            let back = Checkpoint::from_bytes(&old).unwrap();
+            assert_eq!(back.state, state());
+            assert_eq!(back.architecture, LeNet5Config::new());
+            assert!(back.model(&Device::flex()).is_ok());
+            assert!(back.examples.is_empty() && back.fine_tuned.is_none());
+        }
+    }
+
+    #[test]
+    fn keeps_the_examples_and_the_fine_tuned_weights() {
+        let mut checkpoint = saved();
+        checkpoint
+            .examples
+            .add(
+                crate::data::GreyLevels::Bytes(vec![7; 2 * crate::data::IMAGE_PIXELS]),
+                &[1.0, 7.0],
+            )
+            .unwrap();
+        let tuned = LeNet5Config::new().init(&Device::flex(), 5);
+        checkpoint.fine_tuned = Some(futures_lite::future::block_on(Weights::of(&tuned)).unwrap());
+        let back = Checkpoint::from_bytes(&checkpoint.to_bytes()).unwrap();
+        assert_eq!(back.examples, checkpoint.examples);
+        assert_eq!(back.fine_tuned, checkpoint.fine_tuned);
+        let info = back.info();
+        assert_eq!((info.examples, info.fine_tuned), (2, true));
+        assert!(back.fine_tuned.unwrap().model(&Device::flex()).is_ok());
+        // A weights-only copy keeps both.
+        let shipped = checkpoint.clone().without_optimizer();
+        assert_eq!(shipped.examples.len(), 2);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   model is saved or loaded from);
 //! - [`optimizer`] (Adam and SGD and their state), then [`config`] (a run's settings);
 //! - [`checkpoint`] (a run saved as bytes), [`inference`] (evaluation and prediction);
-//! - [`training`] (the step-at-a-time loop), then [`calibration`] (`auto` by measurement);
+//! - [`training`] (the step-at-a-time loop), then [`calibration`] (`auto` by measurement) and
+//!   [`finetune`] (teaching the model the user's own examples);
 //! - [`session`] (what a user holds between calls, and its rules), [`native`] (the native
 //!   trainer's run: files, epochs, saves; not on wasm32);
 //! - [`web`] (the JS surface, on wasm32 only).
@@ -22,6 +23,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod drawpad;
+pub mod finetune;
 pub mod inference;
 pub mod metrics;
 pub mod model;

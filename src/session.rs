@@ -4,7 +4,11 @@
 //! - the model in use is the current or last run's; without a run, the checkpoint loaded last,
 //!   or else a fresh model;
 //! - loading a checkpoint ends the run, which stops before its next step;
-//! - saving gives the run as it stands, or else the checkpoint loaded last;
+//! - saving gives the run as it stands, or else the checkpoint loaded last, with the user's
+//!   examples and the weights fine-tuned on them;
+//! - fine-tuning on the examples starts from the run's (or the loaded) weights, and its model is
+//!   the one in use until undone, until a run starts or until another checkpoint is loaded; the
+//!   examples stay through all of these (a checkpoint that holds examples brings its own);
 //! - after each epoch a run evaluates on the test set when one is loaded (unless told);
 //! - calls take turns, and a run holds the session only for a step, an evaluation or a read, so
 //!   predictions and saves go on between steps; one run at a time;
@@ -32,10 +36,12 @@ use thiserror::Error;
 use web_time::Instant;
 
 use crate::{
+    checkpoint::Weights,
     checkpoint::{Checkpoint, CheckpointError, CheckpointInfo},
     config::TrainingConfig,
-    data::{DatasetError, GreyLevels, MnistDataset, NUM_CLASSES},
+    data::{DatasetError, Examples, ExamplesError, GreyLevels, MnistDataset, NUM_CLASSES},
     device::{self, ComputeDevice, DeviceError},
+    finetune::{FineTuneConfig, FineTuneProgress, FineTuned, FineTuner},
     inference::{self, InferenceError},
     metrics::EvaluationReport,
     model::{LeNet5, LeNet5Config},
@@ -60,6 +66,12 @@ pub enum SessionError {
     NothingToResume,
     #[error("train or load a model before saving it")]
     NothingToSave,
+    #[error("train or load a model before fine-tuning it")]
+    NothingToFineTune,
+    #[error("the model was replaced while fine-tuning (by a loaded checkpoint): fine-tune again")]
+    ReplacedWhileFineTuning,
+    #[error(transparent)]
+    Examples(#[from] ExamplesError),
     #[error("the training run was replaced by a loaded checkpoint")]
     RunReplaced,
     #[error("this model is already training: abort that run (its signal) first")]
@@ -130,8 +142,14 @@ impl SessionError {
             | SessionError::NoTrainingSet
             | SessionError::NoTestSet => ErrorKind::Dataset,
             SessionError::NoTestImage { .. } | SessionError::Options(_) => ErrorKind::Settings,
+            SessionError::Examples(ExamplesError::Invalid(_)) => ErrorKind::Dataset,
+            SessionError::Examples(ExamplesError::NoSuchExample { .. }) => ErrorKind::Settings,
+            SessionError::Examples(ExamplesError::TooMany { .. })
+            | SessionError::NothingToFineTune
+            | SessionError::ReplacedWhileFineTuning => ErrorKind::State,
             SessionError::NothingToResume
             | SessionError::NothingToSave
+            | SessionError::Examples(ExamplesError::Damaged(_))
             | SessionError::Checkpoint(_)
             | SessionError::Training(TrainingError::Checkpoint(_)) => ErrorKind::Checkpoint,
             SessionError::RunReplaced
@@ -244,6 +262,20 @@ pub struct DeviceLost {
 /// about 19 ms on SwiftShader here (docs/performance.md).
 pub const COPY_EVERY: Duration = Duration::from_secs(5);
 
+/// What fine-tuning did (camelCase fields when serialised for JS).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct FineTuneReport {
+    /// Steps taken.
+    pub steps: usize,
+    /// The examples it learnt from.
+    pub examples: usize,
+    /// The mean loss over its last steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+}
+
 /// A run as it was when copied into this machine's memory.
 struct HostCopy {
     checkpoint: Checkpoint,
@@ -305,6 +337,13 @@ pub struct Session {
     copy_every: Option<Duration>,
     /// The run's last copy in memory.
     copy: Option<HostCopy>,
+    /// The user's own examples.
+    examples: Examples,
+    /// The model in use fine-tuned on the examples, when it is.
+    tuned: Option<FineTuned>,
+    /// Counts the changes of the weights fine-tuning starts from: fine-tuning that started
+    /// before one is not applied.
+    base_changes: u64,
 }
 
 impl Session {
@@ -321,6 +360,9 @@ impl Session {
             loaded: None,
             run_start: None,
             copy: None,
+            examples: Examples::default(),
+            tuned: None,
+            base_changes: 0,
         }
     }
 
@@ -381,9 +423,75 @@ impl Session {
         Ok(test.image(index))
     }
 
-    /// The model in use.
+    /// The model in use: fine-tuned, or else the run's, the loaded or a fresh one.
     pub fn model(&self) -> &LeNet5 {
-        self.run.as_ref().map_or(&self.model, Trainer::model)
+        match &self.tuned {
+            Some(tuned) => &tuned.model,
+            None => self.run.as_ref().map_or(&self.model, Trainer::model),
+        }
+    }
+
+    /// The user's own examples.
+    pub fn examples(&self) -> &Examples {
+        &self.examples
+    }
+
+    /// Adds examples (grey levels laid end to end, and their labels), all or none; returns how
+    /// many there are now.
+    pub fn add_examples(
+        &mut self,
+        images: GreyLevels,
+        labels: &[f64],
+    ) -> Result<usize, SessionError> {
+        Ok(self.examples.add(images, labels)?)
+    }
+
+    /// Removes example `index`; returns how many are left.
+    pub fn remove_example(&mut self, index: usize) -> Result<usize, SessionError> {
+        self.examples.remove(index)?;
+        Ok(self.examples.len())
+    }
+
+    /// Removes every example (the fine-tuned model, if any, stays in use until undone).
+    pub fn clear_examples(&mut self) {
+        self.examples.clear();
+    }
+
+    /// True while the model in use is fine-tuned.
+    pub fn is_fine_tuned(&self) -> bool {
+        self.tuned.is_some()
+    }
+
+    /// Fine-tuning of the run's (or the loaded) weights on the examples, mixed with the
+    /// training set, and the count of base changes it starts at.
+    pub async fn fine_tuner(
+        &self,
+        config: FineTuneConfig,
+    ) -> Result<(FineTuner, u64), SessionError> {
+        let train = self.train.clone().ok_or(SessionError::NoTrainingSet)?;
+        let base = match (&self.run, &self.loaded) {
+            (Some(run), _) => Weights::of(run.model()).await?,
+            (None, Some(loaded)) => loaded.weights().clone(),
+            (None, None) => return Err(SessionError::NothingToFineTune),
+        };
+        let device = &self.compute.device;
+        let tuner = FineTuner::new(device, &base, &self.examples, train, config)?;
+        Ok((tuner, self.base_changes))
+    }
+
+    /// Makes `tuned` the model in use, unless the weights it started from (at `base_changes`)
+    /// have been replaced since.
+    pub fn fine_tuned(&mut self, tuned: FineTuned, base_changes: u64) -> Result<(), SessionError> {
+        if base_changes != self.base_changes {
+            return Err(SessionError::ReplacedWhileFineTuning);
+        }
+        self.tuned = Some(tuned);
+        Ok(())
+    }
+
+    /// Goes back to the weights before fine-tuning; false when the model was not fine-tuned.
+    pub fn undo_fine_tuning(&mut self) -> bool {
+        self.tuned.take().is_some()
     }
 
     /// Starts a run (it becomes the model in use) on the loaded training set, or its first
@@ -405,6 +513,8 @@ impl Session {
         self.run = Some(run);
         self.run_start = Some((start, limit));
         self.copy = None;
+        self.tuned = None;
+        self.base_changes += 1;
         Ok(())
     }
 
@@ -539,23 +649,40 @@ impl Session {
         Ok(inference::predict_batch(self.model(), images).await?)
     }
 
-    /// The current or last run as a checkpoint, or else the checkpoint loaded last.
+    /// The current or last run as a checkpoint, or else the checkpoint loaded last, with the
+    /// examples and the fine-tuned weights.
     pub async fn checkpoint(&self) -> Result<Checkpoint, SessionError> {
-        match (&self.run, &self.loaded) {
-            (Some(run), _) => Ok(run.checkpoint().await?),
-            (None, Some(loaded)) => Ok(loaded.clone()),
-            (None, None) => Err(SessionError::NothingToSave),
-        }
+        let mut checkpoint = match (&self.run, &self.loaded) {
+            (Some(run), _) => run.checkpoint().await?,
+            (None, Some(loaded)) => loaded.clone(),
+            (None, None) => return Err(SessionError::NothingToSave),
+        };
+        checkpoint.examples = self.examples.clone();
+        checkpoint.fine_tuned = self.tuned.as_ref().map(|t| t.weights.clone());
+        Ok(checkpoint)
     }
 
-    /// Loads checkpoint bytes: their model becomes the one in use, and the run (if any) ends.
-    /// Fails, leaving the session untouched, when the bytes are not a checkpoint of LeNet-5.
+    /// Loads checkpoint bytes: their model (fine-tuned, when they hold fine-tuned weights)
+    /// becomes the one in use, the run (if any) ends, and their examples, if they hold any,
+    /// replace the session's. Fails, leaving the session untouched, when the bytes are not a
+    /// checkpoint of LeNet-5.
     pub fn load_checkpoint(&mut self, bytes: &[u8]) -> Result<CheckpointInfo, SessionError> {
         let checkpoint = Checkpoint::from_bytes(bytes)?;
-        self.model = checkpoint.model(&self.compute.device)?;
+        let device = &self.compute.device;
+        let model = checkpoint.model(device)?;
+        let tuned = fine_tuned_on(checkpoint.fine_tuned.as_ref(), device)?;
+        self.model = model;
+        self.tuned = tuned;
+        self.base_changes += 1;
+        if !checkpoint.examples.is_empty() {
+            self.examples = checkpoint.examples.clone();
+        }
         self.run = None;
         self.copy = None;
-        let info = checkpoint.info();
+        let info = CheckpointInfo {
+            examples: self.examples.len(),
+            ..checkpoint.info()
+        };
         self.loaded = Some(checkpoint);
         Ok(info)
     }
@@ -576,11 +703,27 @@ impl Session {
             Some(checkpoint) => checkpoint.model(&compute.device)?,
             None => fresh_model(&compute),
         };
+        let weights = self.tuned.take().map(|t| t.weights);
+        self.tuned = fine_tuned_on(weights.as_ref(), &compute.device)?;
         self.copy_every = compute.can_be_lost().then_some(COPY_EVERY);
         self.copy = None;
         self.compute = compute;
         Ok(())
     }
+}
+
+/// The fine-tuned model with `weights` (if any) on `device`.
+fn fine_tuned_on(
+    weights: Option<&Weights>,
+    device: &burn::tensor::Device,
+) -> Result<Option<FineTuned>, SessionError> {
+    Ok(match weights {
+        Some(weights) => Some(FineTuned {
+            model: weights.model(device)?,
+            weights: weights.clone(),
+        }),
+        None => None,
+    })
 }
 
 /// The model of a session that has neither trained nor loaded one: LeNet-5 from the default
@@ -605,6 +748,14 @@ pub trait RunHooks {
 
     /// True when the caller takes epoch reports (otherwise no evaluation is made for one).
     fn wants_epoch_reports(&self) -> bool;
+
+    /// After every step of fine-tuning; it waits for it (or for an abort).
+    fn on_fine_tune_step(
+        &self,
+        _progress: &FineTuneProgress,
+    ) -> impl Future<Output = Result<(), Self::Error>> {
+        async { Ok(()) }
+    }
 
     /// After every epoch; the run waits for it (or for an abort).
     fn on_epoch(&self, report: &EpochReport) -> impl Future<Output = Result<(), Self::Error>>;
@@ -690,6 +841,40 @@ impl SharedSession {
         // What a device lost from now on goes back to (a device lost already has its copy).
         let _ = self.lock().await.copy_run().await;
         end
+    }
+
+    /// Fine-tunes the model on the examples (see [`crate::finetune`]), telling `hooks` of each
+    /// step and holding the session only to start and to finish: predictions go on meanwhile,
+    /// with the model as it was. The result becomes the model in use; an abort leaves the model
+    /// as it was. No run trains meanwhile.
+    pub async fn fine_tune<H: RunHooks>(
+        &self,
+        config: FineTuneConfig,
+        hooks: &H,
+    ) -> Result<FineTuneReport, H::Error> {
+        let _training = Training::begin(&self.training)?;
+        let (mut tuner, base) = self.lock().await.fine_tuner(config).await?;
+        let mut report = FineTuneReport {
+            steps: 0,
+            examples: self.lock().await.examples.len(),
+            loss: None,
+        };
+        loop {
+            if let Some(reason) = hooks.aborted() {
+                return Err(reason);
+            }
+            let step = tuner.step().await.map_err(SessionError::from)?;
+            let Some(progress) = step else {
+                break;
+            };
+            report.steps = progress.step;
+            report.loss = progress.loss.or(report.loss);
+            until_aborted(hooks, hooks.on_fine_tune_step(&progress)).await?;
+            hooks.yield_now().await?;
+        }
+        let tuned = tuner.finish().await.map_err(SessionError::from)?;
+        self.lock().await.fine_tuned(tuned, base)?;
+        Ok(report)
     }
 
     /// The steps of the run started, as [`SharedSession::train`] takes them.

@@ -88,7 +88,7 @@ pub struct Position {
 
 /// Loss and accuracy over a window of steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct StepMetrics {
+pub(crate) struct StepMetrics {
     /// Mean cross-entropy per image.
     pub loss: f64,
     /// Fraction of images whose top prediction was right, 0 to 1.
@@ -99,18 +99,18 @@ struct StepMetrics {
 /// digits (ln 10). Runs that learn stay below the uniform guess's 2.3 from the first read-back;
 /// rates that blow the weights up (Adam at 0.1 and above) read back from 40 to 1e11 first, then
 /// sit at 2.3, learning nothing.
-const DIVERGED_LOSS: f64 = 10.0 * std::f64::consts::LN_10;
+pub(crate) const DIVERGED_LOSS: f64 = 10.0 * std::f64::consts::LN_10;
 
 /// Loss and correct predictions summed on the device since the last read-back.
 #[derive(Default)]
-struct Window {
+pub(crate) struct Window {
     loss_sum: Option<Tensor<1>>,
     correct: Option<Tensor<1, Int>>,
     images: usize,
 }
 
 impl Window {
-    fn add(&mut self, loss_sum: Tensor<1>, correct: Tensor<1, Int>, images: usize) {
+    pub(crate) fn add(&mut self, loss_sum: Tensor<1>, correct: Tensor<1, Int>, images: usize) {
         self.loss_sum = Some(match self.loss_sum.take() {
             Some(sum) => sum + loss_sum,
             None => loss_sum,
@@ -123,7 +123,7 @@ impl Window {
     }
 
     /// Reads the window back (waiting for the device) and empties it.
-    async fn read(&mut self) -> Result<Option<StepMetrics>, ExecutionError> {
+    pub(crate) async fn read(&mut self) -> Result<Option<StepMetrics>, ExecutionError> {
         let (Some(loss), Some(correct)) = (self.loss_sum.take(), self.correct.take()) else {
             return Ok(None);
         };
@@ -455,16 +455,16 @@ impl Trainer {
 
 /// What one shard of a batch gives: the gradients of its share of the batch's mean loss, its
 /// summed loss and its correct predictions, all on its device.
-struct Shard {
-    grads: GradientsParams,
-    loss_sum: Tensor<1>,
-    correct: Tensor<1, Int>,
+pub(crate) struct Shard {
+    pub grads: GradientsParams,
+    pub loss_sum: Tensor<1>,
+    pub correct: Tensor<1, Int>,
 }
 
 impl Shard {
     /// Forward and backward of `model` (on `device`) on `shard`, one of the shards of a batch
     /// of `batch_len` images.
-    fn learn(model: LeNet5, shard: Batch, device: &Device, batch_len: usize) -> Self {
+    pub(crate) fn learn(model: LeNet5, shard: Batch, device: &Device, batch_len: usize) -> Self {
         let n = shard.len();
         let images = Tensor::<4>::from_data(
             TensorData::new(shard.images, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),

@@ -180,7 +180,7 @@ impl Pipeline {
 
 /// A seed for one position of a run: `seed` and `position` mixed (SplitMix64's finaliser), so
 /// neighbouring positions get unrelated streams.
-fn mix(seed: u64, position: u64) -> u64 {
+pub(crate) fn mix(seed: u64, position: u64) -> u64 {
     let mut z = seed ^ position.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

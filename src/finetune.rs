@@ -1,0 +1,250 @@
+//! Fine-tuning on the user's own examples ("teach it your handwriting"): a few seconds of
+//! training from the model in use, on batches that mix the examples, augmented so that a few
+//! drawings go a long way, with a replay of MNIST training images, at a small constant learning
+//! rate, so that the model learns the user's way of writing without forgetting MNIST. How the
+//! defaults were chosen, and what they give, is in docs/performance.md.
+
+use std::sync::Arc;
+
+use burn::module::Module;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    checkpoint::{CheckpointError, Weights},
+    config::SettingsError,
+    data::{Augmentation, Batch, Examples, MnistDataset, normalize, pipeline::mix},
+    model::LeNet5,
+    optimizer::{Optimizer, OptimizerKind},
+    training::{DIVERGED_LOSS, Shard, TrainingError, Window},
+};
+
+/// More steps than fine-tuning is for (minutes of training: train a run instead).
+pub const MAX_FINE_TUNE_STEPS: usize = 10_000;
+
+/// Steps between read-backs of the loss (and at the last step).
+const READ_EVERY: usize = 10;
+
+/// How fine-tuning trains. Serialised in camelCase, every field optional (a missing one takes
+/// its default), a misspelt one refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct FineTuneConfig {
+    /// Training steps (40).
+    pub steps: usize,
+    /// Images per step (64).
+    pub batch_size: usize,
+    /// How many of each step's images are the user's examples, drawn at random and augmented
+    /// (16); the rest are MNIST training images, a replay that keeps what the model knows.
+    pub examples_per_batch: usize,
+    /// Adam's step size, constant (0.0005: an eighth of a training run's peak).
+    pub learning_rate: f64,
+    /// Seed of the draws and the augmentation (42).
+    pub seed: u64,
+}
+
+impl Default for FineTuneConfig {
+    fn default() -> Self {
+        Self {
+            steps: 40,
+            batch_size: 64,
+            examples_per_batch: 16,
+            learning_rate: 0.0005,
+            seed: 42,
+        }
+    }
+}
+
+impl FineTuneConfig {
+    /// Refuses settings that cannot fine-tune, saying which and why.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        let refuse = |why: String| Err(SettingsError(why));
+        if !(1..=MAX_FINE_TUNE_STEPS).contains(&self.steps) {
+            return refuse(format!(
+                "fine-tuning takes 1 to {MAX_FINE_TUNE_STEPS} steps, not {}",
+                self.steps
+            ));
+        }
+        if !(1..=self.batch_size).contains(&self.examples_per_batch) {
+            return refuse(format!(
+                "examplesPerBatch must be 1 to the batch size ({}), not {}",
+                self.batch_size, self.examples_per_batch
+            ));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return refuse(format!(
+                "the learning rate must be a positive number, not {}",
+                self.learning_rate
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where fine-tuning stands after a step (camelCase fields when serialised for JS).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct FineTuneProgress {
+    /// Steps done, from 1.
+    pub step: usize,
+    pub steps: usize,
+    /// Mean loss per image (examples and replay) since the last read-back, every 10 steps
+    /// and at the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+}
+
+/// A model fine-tuned on the user's examples, for inference, and its weights in memory.
+pub struct FineTuned {
+    pub model: LeNet5,
+    pub weights: Weights,
+}
+
+/// Fine-tuning under way, taken one [`FineTuner::step`] at a time.
+pub struct FineTuner {
+    /// Always `Some` between steps.
+    model: Option<LeNet5>,
+    optimizer: Optimizer,
+    device: burn::tensor::Device,
+    examples: MnistDataset,
+    replay: Arc<MnistDataset>,
+    config: FineTuneConfig,
+    step: usize,
+    window: Window,
+}
+
+impl FineTuner {
+    /// Fine-tuning of the model with weights `base`, on `device`, on `examples` mixed with
+    /// images of `replay` (the MNIST training set). Fails when there are no examples or the
+    /// settings cannot train.
+    pub fn new(
+        device: &burn::tensor::Device,
+        base: &Weights,
+        examples: &Examples,
+        replay: Arc<MnistDataset>,
+        config: FineTuneConfig,
+    ) -> Result<Self, TrainingError> {
+        config.check()?;
+        let examples = examples.dataset().ok_or_else(|| {
+            SettingsError("add examples of your own before fine-tuning".to_owned())
+        })?;
+        let device = device.clone().autodiff();
+        Ok(Self {
+            model: Some(base.model(&device)?),
+            // Started afresh: the run's state is tuned to the run's own steps.
+            optimizer: Optimizer::new(OptimizerKind::Adam),
+            device,
+            examples,
+            replay,
+            config,
+            step: 0,
+            window: Window::default(),
+        })
+    }
+
+    /// The images of step `step`: `examples_per_batch` of the user's, then MNIST's, each drawn
+    /// at random and augmented, from a generator seeded by the seed and the step.
+    fn batch(&self, step: usize) -> Batch {
+        let mut rng = StdRng::seed_from_u64(mix(self.config.seed, step as u64));
+        let size = self.config.batch_size;
+        let mut images = Vec::with_capacity(size * crate::data::IMAGE_PIXELS);
+        let mut labels = Vec::with_capacity(size);
+        for i in 0..size {
+            let set = if i < self.config.examples_per_batch {
+                &self.examples
+            } else {
+                &*self.replay
+            };
+            let pick = rng.random_range(0..set.len());
+            let image = Augmentation::Affine.apply(set.image(pick), &mut rng);
+            images.extend(image.iter().map(|&g| normalize(g)));
+            labels.push(i64::from(set.label(pick)));
+        }
+        Batch {
+            images,
+            labels,
+            epoch: 0,
+            index: step,
+        }
+    }
+
+    /// Takes one step, or returns `None` when every step is taken. A loss that is not a
+    /// number, infinite or far too high stops fine-tuning with [`TrainingError::Diverged`]
+    /// (the model it started from stays in use).
+    pub async fn step(&mut self) -> Result<Option<FineTuneProgress>, TrainingError> {
+        if self.step == self.config.steps {
+            return Ok(None);
+        }
+        let batch = self.batch(self.step);
+        let n = batch.len();
+        let model = self
+            .model
+            .take()
+            .expect("the model is present between steps");
+        let shard = Shard::learn(model.clone(), batch, &self.device, n);
+        self.window.add(shard.loss_sum, shard.correct, n);
+        self.model = Some(
+            self.optimizer
+                .step(self.config.learning_rate, model, shard.grads),
+        );
+        self.step += 1;
+        let loss = if self.step.is_multiple_of(READ_EVERY) || self.step == self.config.steps {
+            let metrics = self.window.read().await?;
+            if let Some(m) = metrics.filter(|m| !m.loss.is_finite() || m.loss > DIVERGED_LOSS) {
+                return Err(TrainingError::Diverged {
+                    step: self.step,
+                    loss: m.loss,
+                    restored: 0,
+                });
+            }
+            metrics.map(|m| m.loss)
+        } else {
+            None
+        };
+        Ok(Some(FineTuneProgress {
+            step: self.step,
+            steps: self.config.steps,
+            loss,
+        }))
+    }
+
+    /// The fine-tuned model, once every step is taken, with its weights read back.
+    pub async fn finish(self) -> Result<FineTuned, CheckpointError> {
+        let model = self
+            .model
+            .expect("the model is present between steps")
+            .valid();
+        let weights = Weights::of(&model).await?;
+        Ok(FineTuned { model, weights })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_settings_that_cannot_fine_tune() {
+        assert_eq!(FineTuneConfig::default().check(), Ok(()));
+        for bad in [
+            FineTuneConfig {
+                steps: 0,
+                ..Default::default()
+            },
+            FineTuneConfig {
+                examples_per_batch: 65,
+                ..Default::default()
+            },
+            FineTuneConfig {
+                learning_rate: f64::NAN,
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+        let err = serde_json::from_str::<FineTuneConfig>(r#"{"step": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `step`"), "{err}");
+    }
+}
