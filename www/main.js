@@ -31,6 +31,7 @@ function setState(next) {
   $('pause').textContent = next === 'paused' ? 'Resume' : 'Pause';
   $('load-file').disabled = training || next === 'starting';
   $('pretrained').disabled = training || next === 'starting';
+  updateTeach();
 }
 
 function showError(message) {
@@ -244,6 +245,62 @@ function requestPrediction() {
   send('predict', { image: pad.imageData() });
 }
 
+// Teaching it the user's handwriting: examples and fine-tuning.
+
+/** The examples as the run last sent them, and whether the model in use is fine-tuned. */
+let teach = { examples: [], fineTuned: false, busy: false };
+
+/** Enables what can be done now: examples and fine-tuning need a trained or loaded model. */
+function updateTeach() {
+  const ready = state() === 'trained' && !teach.busy;
+  for (const button of $('label-digits').children) button.disabled = !ready;
+  $('fine-tune').disabled = !ready || teach.examples.length === 0;
+  $('undo-fine-tune').disabled = !ready || !teach.fineTuned;
+}
+
+/** The examples, one row per digit; selecting one removes it. */
+function showExamples() {
+  const rows = [];
+  for (let digit = 0; digit < 10; digit++) {
+    const mine = teach.examples.map((e, index) => ({ ...e, index })).filter((e) => e.label === digit);
+    if (mine.length === 0) continue;
+    const row = document.createElement('div');
+    row.className = 'example-row';
+    const label = document.createElement('span');
+    label.textContent = String(digit);
+    row.append(label);
+    for (const { image, index } of mine) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'example';
+      button.title = `Remove this ${digit} from your examples`;
+      const canvas = document.createElement('canvas');
+      canvas.width = canvas.height = 28;
+      drawDigit(canvas, image, 255);
+      button.append(canvas);
+      button.addEventListener('click', () => {
+        teach.busy = true;
+        updateTeach();
+        send('remove-example', { index });
+      });
+      row.append(button);
+    }
+    rows.push(row);
+  }
+  $('examples').replaceChildren(...rows);
+  updateTeach();
+}
+
+function addExample(label) {
+  if (pad.isBlank()) {
+    $('teach-status').textContent = 'Draw a digit on the pad first.';
+    return;
+  }
+  teach.busy = true;
+  updateTeach();
+  send('add-example', { image: pad.imageData(), label });
+}
+
 // Checkpoints.
 
 function describeRun(info) {
@@ -349,6 +406,24 @@ const handlers = {
     setState('trained');
     requestPrediction();
   },
+  examples({ examples, fineTuned }) {
+    teach = { examples, fineTuned, busy: false };
+    showExamples();
+  },
+  'example-added'({ label, count }) {
+    $('teach-status').textContent = `Added as a ${label}: ${count} example${count === 1 ? '' : 's'}. Fine-tune to teach them.`;
+  },
+  'fine-tuning'({ step, steps }) {
+    $('teach-status').textContent = `Fine-tuning… step ${step} of ${steps}`;
+  },
+  'fine-tuned'({ examples, seconds }) {
+    $('teach-status').textContent = `Fine-tuned on ${examples} example${examples === 1 ? '' : 's'} in ${seconds.toFixed(1)} s: the draw pad uses the result.`;
+    requestPrediction();
+  },
+  'fine-tune-undone'() {
+    $('teach-status').textContent = 'Back to the model before fine-tuning.';
+    requestPrediction();
+  },
   prediction(message) {
     showPrediction(message);
     predicting = false;
@@ -368,6 +443,11 @@ const handlers = {
   },
   error({ message, cmd }) {
     if (cmd === 'predict') predicting = false;
+    if (['add-example', 'remove-example', 'fine-tune', 'undo-fine-tune'].includes(cmd)) {
+      teach.busy = false;
+      updateTeach();
+      $('teach-status').textContent = cmd === 'fine-tune' ? 'Fine-tuning stopped; the model in use is unchanged.' : '';
+    }
     if (cmd === 'train' || cmd === 'resume') {
       $('train-status').textContent = 'Training stopped because of an error.';
       setState('ready');
@@ -393,6 +473,25 @@ function main() {
   });
   $('undo').addEventListener('click', () => {
     if (pad.undo()) requestPrediction();
+  });
+  for (let digit = 0; digit < 10; digit++) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = String(digit);
+    button.setAttribute('aria-label', `Add the drawing as a ${digit}`);
+    button.addEventListener('click', () => addExample(digit));
+    $('label-digits').append(button);
+  }
+  $('fine-tune').addEventListener('click', () => {
+    clearError();
+    teach.busy = true;
+    updateTeach();
+    send('fine-tune');
+  });
+  $('undo-fine-tune').addEventListener('click', () => {
+    teach.busy = true;
+    updateTeach();
+    send('undo-fine-tune');
   });
 
   $('optimizer').addEventListener('change', () => {

@@ -3,11 +3,14 @@
 // MNIST, trains, evaluates, saves the run in IndexedDB after every epoch and every 15 seconds,
 // and answers predictions between steps. When the GPU device is lost, the package moves the model
 // to the CPU, a run going on from its last copy in memory, and the page is told.
+// The user's examples and the fine-tuned model are saved with the run.
 //   page -> run: send(cmd, data), cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|
-//                'predict'|'download'|'load'|'pretrained'|'discard'
+//                'predict'|'download'|'load'|'pretrained'|'discard'|'add-example'|
+//                'remove-example'|'fine-tune'|'undo-fine-tune'
 //   run -> page: report(status, data), status: 'defaults'|'download'|'ready'|'backend'|'saved'|
 //                'training'|'progress'|'paused'|'resumed'|'evaluating'|'evaluated'|
-//                'finished'|'autosaved'|'prediction'|'loaded'|'device-lost'|'error'
+//                'finished'|'autosaved'|'prediction'|'loaded'|'device-lost'|'examples'|
+//                'example-added'|'fine-tuning'|'fine-tuned'|'fine-tune-undone'|'error'
 
 import init, { LeNet, PRETRAINED_MODEL } from '../pkg/index.js';
 
@@ -53,6 +56,8 @@ export function createRun(report) {
   /** While training: the run's AbortController. */
   let controller = null;
   let paused = null; // while paused: {promise, resume}
+  /** True while the model in use is fine-tuned on the examples. */
+  let fineTuned = false;
 
   function emptyHistory() {
     return { steps: [], loss: [], accuracy: [], epochs: [] };
@@ -117,8 +122,10 @@ export function createRun(report) {
     try {
       const { metadata, ...info } = await lenet.loadCheckpoint(SAVED_RUN);
       resumable = true;
+      fineTuned = info.fineTuned;
       ({ history, results } = metadata);
       post('saved', { info, history, results });
+      await showExamples();
     } catch (e) {
       await LeNet.deleteSaved(SAVED_RUN);
       throw new Error(`The saved training run could not be restored and was deleted: ${e.message}`);
@@ -142,6 +149,8 @@ export function createRun(report) {
   async function runTraining(start) {
     controller = new AbortController();
     paused = null;
+    // A run's new weights replace the fine-tuned ones; the examples stay.
+    fineTuned = false;
     post('training', { backend: lenet.backend, history });
     // Images per second are measured from the end of one step to the end of a later one, leaving
     // out the first step (set-up), pauses and evaluations.
@@ -200,6 +209,7 @@ export function createRun(report) {
       await showResults(await lenet.evaluate(), last);
     }
     post('finished', { stopped: !last || last.step !== last.totalSteps });
+    await showExamples();
   }
 
   /** Sends an evaluation to the page, with the first misclassified digits; `at` (the epoch and
@@ -228,6 +238,34 @@ export function createRun(report) {
     }
   }
 
+  /** Sends the examples to the page, with whether the model in use is fine-tuned. */
+  async function showExamples() {
+    post('examples', { examples: await lenet.examples(), fineTuned });
+  }
+
+  /** Saves the run as it stands (the examples and fine-tuned weights are part of it). */
+  async function persist() {
+    await lenet.save(SAVED_RUN, { metadata: { history, results } });
+    resumable = true;
+  }
+
+  async function addExample({ image, label }) {
+    const count = await lenet.addExamples([{ image, label }]);
+    post('example-added', { label, count });
+    await persist();
+    await showExamples();
+  }
+
+  async function fineTune() {
+    if (controller) throw new Error('stop training before fine-tuning');
+    const started = performance.now();
+    const report = await lenet.fineTune({ onStep: (progress) => post('fine-tuning', progress) });
+    fineTuned = true;
+    post('fine-tuned', { ...report, seconds: (performance.now() - started) / 1000 });
+    await persist();
+    await showExamples();
+  }
+
   async function predict({ image }) {
     if (!lenet) throw new Error('the model is still starting');
     post('prediction', await lenet.predictImage(image));
@@ -244,8 +282,10 @@ export function createRun(report) {
     if (controller) throw new Error('stop training before loading a checkpoint');
     const info = await lenet.loadCheckpoint(source);
     resumable = true;
+    fineTuned = info.fineTuned;
     history = emptyHistory();
     post('loaded', { info, name });
+    await showExamples();
     post('evaluating');
     await showResults(await lenet.evaluate(), null);
   }
@@ -258,6 +298,20 @@ export function createRun(report) {
     download,
     load,
     pretrained: () => load({ source: PRETRAINED_MODEL, name: 'the pretrained model' }),
+    'add-example': addExample,
+    async 'remove-example'({ index }) {
+      await lenet.removeExample(index);
+      await persist();
+      await showExamples();
+    },
+    'fine-tune': fineTune,
+    async 'undo-fine-tune'() {
+      await lenet.undoFineTune();
+      fineTuned = false;
+      post('fine-tune-undone');
+      await persist();
+      await showExamples();
+    },
     async discard() {
       resumable = false;
       await LeNet.deleteSaved(SAVED_RUN);

@@ -18,9 +18,10 @@ use crate::{
     calibration::{self, Calibration},
     checkpoint::Checkpoint,
     config::TrainingConfig,
-    data::{GreyLevels, MnistDataset},
+    data::{GreyLevels, IMAGE_PIXELS, MnistDataset},
     device::{Backend, BackendRequest, ComputeDevice},
     drawpad::{self, Ink},
+    finetune::{FineTuneConfig, FineTuneProgress},
     metrics::top,
     optimizer::OptimizerKind,
     saved::Location,
@@ -175,6 +176,31 @@ export type TrainResult = Position;
 /** Results on the test set (the generated `EvaluationReport`). */
 export type Evaluation = EvaluationReport;
 
+/** A drawing labelled with the digit it shows, for `addExamples()`. */
+export interface ExampleInput {
+  /** A drawing as `predictImage()` takes it, or its 784 grey levels as `Dataset` holds them
+   * (bytes 0-255 in a `Uint8Array`, fractions 0-1 in any other array). */
+  image: ImageSource | Uint8Array | Float32Array | ArrayLike<number>;
+  /** The digit 0-9. */
+  label: number;
+}
+
+/** One of the examples (`examples()`), as the model sees it. */
+export interface Example {
+  /** The 784 grey levels (0-1, row-major), as in `Prediction.image`. */
+  image: Float32Array;
+  label: number;
+}
+
+/** Options of `fineTune()`: its settings (every one optional), a signal and a callback. */
+export interface FineTuneOptions extends FineTuneConfig {
+  /** Stops fine-tuning between two steps; the promise then rejects with the signal's reason,
+   * and the model in use stays as it was. */
+  signal?: AbortSignal;
+  /** Called after every step. Fine-tuning waits for a returned promise. */
+  onStep?: (progress: FineTuneProgress) => void | Promise<void>;
+}
+
 /** Where `loadMnist()` fetches the four IDX files (gzipped or not). */
 export interface MnistUrls {
   trainImages: string;
@@ -268,6 +294,8 @@ async fn select(
 
 /// The keys of `RunOptions`, which `train()` and `resume()` take besides their settings.
 const RUN_KEYS: &[&str] = &["limit", "evaluateEachEpoch", "signal", "onStep", "onEpoch"];
+/// The keys `fineTune()` takes besides its settings.
+const FINE_TUNE_KEYS: &[&str] = &["signal", "onStep"];
 
 #[wasm_bindgen]
 impl LeNet {
@@ -579,10 +607,7 @@ impl LeNet {
             Some(true) => Ink::LightOnDark,
             _ => Ink::DarkOnLight,
         };
-        let drawing = |e: drawpad::DrawingError| error(ErrorKind::Drawing, e);
-        let (rgba, width, height) = js::rgba_of(&source)?;
-        let ink = drawpad::ink_from_rgba(&rgba, width, height, ink).map_err(drawing)?;
-        let image = drawpad::to_mnist(&ink, width, height).map_err(drawing)?;
+        let image = drawing_levels(&source, ink)?;
         let probabilities = self.session.lock().await.predict(&image).await?;
         let prediction = Object::new();
         Reflect::set(&prediction, &"digit".into(), &top(&probabilities).into())?;
@@ -594,6 +619,111 @@ impl LeNet {
             &Float32Array::from(&image[..]),
         )?;
         Ok(prediction.into())
+    }
+
+    /// Adds drawings labelled with the digits they show to the examples that `fineTune()`
+    /// teaches (see `ExampleInput`; drawings dark on light unless `options.lightOnDark`), all
+    /// or none. They are saved with the model. Resolves to how many examples there are now (at
+    /// most 1,000); rejects with a `DrawingError` for a blank drawing, a `DatasetError` for a
+    /// label that is not a digit or grey levels that are not an image.
+    #[wasm_bindgen(js_name = addExamples)]
+    pub async fn add_examples(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ExampleInput[]")] examples: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PredictImageOptions")] options: JsValue,
+    ) -> Result<usize, JsValue> {
+        let ink = match get(&options, "lightOnDark").as_bool() {
+            Some(true) => Ink::LightOnDark,
+            _ => Ink::DarkOnLight,
+        };
+        if !js_sys::Array::is_array(&examples) {
+            return Err(type_error(
+                "addExamples() takes an array of { image, label }",
+            ));
+        }
+        let mut images = Vec::new();
+        let mut labels = Vec::new();
+        for (i, example) in js_sys::Array::from(&examples).iter().enumerate() {
+            let image = get(&example, "image");
+            let levels = if image.is_instance_of::<Uint8Array>()
+                || image.is_instance_of::<js_sys::Uint8ClampedArray>()
+            {
+                let bytes = Uint8Array::new(&image).to_vec();
+                bytes.iter().map(|&b| b as f32 / 255.0).collect()
+            } else if get(&image, "length").as_f64().is_some() {
+                Float32Array::new(&image).to_vec()
+            } else {
+                drawing_levels(&image, ink)?
+            };
+            if levels.len() != IMAGE_PIXELS {
+                return Err(error(
+                    ErrorKind::Dataset,
+                    format!(
+                        "example {i} has {} grey levels; an image has {IMAGE_PIXELS} (28x28)",
+                        levels.len()
+                    ),
+                ));
+            }
+            images.extend(levels);
+            labels.push(get(&example, "label").as_f64().unwrap_or(f64::NAN));
+        }
+        let mut session = self.session.lock().await;
+        Ok(session.add_examples(GreyLevels::Fractions(images), &labels)?)
+    }
+
+    /// The examples, in the order they were added.
+    #[wasm_bindgen(unchecked_return_type = "Example[]")]
+    pub async fn examples(&self) -> Result<JsValue, JsValue> {
+        let session = self.session.lock().await;
+        let list = js_sys::Array::new();
+        for example in session.examples().iter() {
+            let item = Object::new();
+            let image: Vec<f32> = example.image.iter().map(|&g| g as f32 / 255.0).collect();
+            Reflect::set(&item, &"image".into(), &Float32Array::from(&image[..]))?;
+            Reflect::set(&item, &"label".into(), &example.label.into())?;
+            list.push(&item);
+        }
+        Ok(list.into())
+    }
+
+    /// Removes example `index` (as `examples()` lists them); resolves to how many are left.
+    #[wasm_bindgen(js_name = removeExample)]
+    pub async fn remove_example(&self, index: usize) -> Result<usize, JsValue> {
+        Ok(self.session.lock().await.remove_example(index)?)
+    }
+
+    /// Removes every example (a fine-tuned model stays in use until `undoFineTune()`).
+    #[wasm_bindgen(js_name = clearExamples)]
+    pub async fn clear_examples(&self) {
+        self.session.lock().await.clear_examples();
+    }
+
+    /// Teaches the model the examples: a few seconds of training from the run's (or the
+    /// loaded) weights, on batches that mix the examples with MNIST training images, so that it
+    /// keeps what it knew (the training set must be loaded). The result answers predictions at
+    /// once and is saved with the model; `undoFineTune()` goes back. Predictions go on
+    /// meanwhile with the model as it was; training waits. Rejects when there are no examples
+    /// or no trained or loaded model (`StateError`).
+    #[wasm_bindgen(js_name = fineTune, unchecked_return_type = "FineTuneReport")]
+    pub async fn fine_tune(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "FineTuneOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let config: FineTuneConfig = from_js(&without(&options, FINE_TUNE_KEYS))?;
+        let hooks = Hooks {
+            abort: Abort::from_options(&options)?,
+            on_step: callback(&options, "onStep")?,
+            on_epoch: None,
+            yielder: Yielder::new()?,
+        };
+        let report = self.session.fine_tune(config, &hooks).await?;
+        Ok(to_js(&report)?)
+    }
+
+    /// Goes back to the model before fine-tuning; resolves to whether it was fine-tuned.
+    #[wasm_bindgen(js_name = undoFineTune)]
+    pub async fn undo_fine_tune(&self) -> bool {
+        self.session.lock().await.undo_fine_tuning()
     }
 
     /// The current or last training run (or the checkpoint loaded last) as checkpoint bytes:
@@ -762,6 +892,15 @@ fn parse_pair(
     Session::parse(split, &images.bytes, &labels.bytes)
 }
 
+/// The 784 grey levels (0-1) of the digit drawn in `source` (see `ImageSource`), as MNIST was
+/// made (see [`drawpad`]).
+fn drawing_levels(source: &JsValue, ink: Ink) -> Result<Vec<f32>, JsValue> {
+    let drawing = |e: drawpad::DrawingError| error(ErrorKind::Drawing, e);
+    let (rgba, width, height) = js::rgba_of(source)?;
+    let ink = drawpad::ink_from_rgba(&rgba, width, height, ink).map_err(drawing)?;
+    drawpad::to_mnist(&ink, width, height).map_err(drawing)
+}
+
 /// An app's images as grey levels: bytes in a `Uint8Array`, fractions in a float array.
 fn grey_levels(images: &JsValue) -> Result<GreyLevels, JsValue> {
     if images.is_instance_of::<Uint8Array>() || images.is_instance_of::<js_sys::Uint8ClampedArray>()
@@ -862,6 +1001,13 @@ impl RunHooks for Hooks {
     }
 
     async fn on_step(&self, progress: &Progress) -> Result<(), JsValue> {
+        match &self.on_step {
+            Some(on_step) => call(on_step, &to_js(progress)?).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn on_fine_tune_step(&self, progress: &FineTuneProgress) -> Result<(), JsValue> {
         match &self.on_step {
             Some(on_step) => call(on_step, &to_js(progress)?).await,
             None => Ok(()),

@@ -2,7 +2,8 @@
 // module Web Worker (worker.js), so an app's thread never waits on training. Each method posts
 // its call there; functions in an options object (`onStep`, ...) are called here when the
 // worker calls them, and training waits for the promises they return; an `AbortSignal` aborts
-// over there too. Drawings that cannot cross to a worker (a canvas, an <img>) cross as pixels.
+// over there too. Drawings that cannot cross to a worker (a canvas, an <img>) cross as pixels,
+// also inside an array of examples.
 
 import { decodeError, encodeError, offerDownload } from './browser.js';
 
@@ -10,6 +11,7 @@ import { decodeError, encodeError, offerDownload } from './browser.js';
 const METHODS = [
   'setBackend', 'loadMnist', 'loadTrainingSet', 'loadTestSet', 'testImage', 'train', 'resume', 'evaluate',
   'predict', 'predictBatch', 'predictImage', 'saveCheckpoint', 'save', 'loadCheckpoint',
+  'addExamples', 'examples', 'removeExample', 'clearExamples', 'fineTune', 'undoFineTune',
 ];
 
 export class RemoteLeNet {
@@ -112,8 +114,11 @@ export class RemoteLeNet {
   }
 
   /** An argument as it can cross: an options object's functions and signals by id, a canvas or
-   * an <img> as its pixels. */
+   * an <img> as its pixels (in an array of `{ image, label }` too). */
   async #encode(arg, callbacks) {
+    if (Array.isArray(arg)) {
+      return Promise.all(arg.map(async (item) => (item?.image ? { ...item, image: await this.#encode(item.image, []) } : item)));
+    }
     if (globalThis.HTMLCanvasElement && arg instanceof HTMLCanvasElement) {
       return arg.getContext('2d').getImageData(0, 0, arg.width, arg.height);
     }

@@ -178,6 +178,18 @@ test('the package gives named errors, own data, batch and image predictions, sav
     assert.ok(f.blobLoaded);
     assert.match(f.pretrained.url, /\/assets\/lenet5-mnist-pretrained-[\w-]+\.ckpt$/, 'the bundle ships the pretrained model');
     assert.deepEqual([f.pretrained.digit, f.pretrained.epochs], [1, 2], 'the pretrained model reads the 1');
+    // Teaching it: examples from a drawing and from grey levels, fine-tuning with a callback per
+    // step, the examples and fine-tuned weights in a saved checkpoint, and Undo.
+    const t = f.teach;
+    assert.equal(t.held, 2);
+    assert.deepEqual(t.steps, [1, 2, 3, 4, 5]);
+    assert.equal(t.report.steps, 5);
+    assert.equal(t.report.examples, 2);
+    assert.ok(t.report.loss > 0 && t.report.loss < 3, `loss ${t.report.loss}`);
+    assert.deepEqual(t.labels, [1, 1]);
+    assert.deepEqual(t.saved, { examples: 2, fineTuned: true });
+    assert.deepEqual([t.undone, t.again], [true, false]);
+    assert.deepEqual([t.blank, t.badLabel], ['DrawingError', 'DatasetError']);
 
     // After a reload, the model saved in IndexedDB loads with its metadata and predicts as before.
     await page.reload();

@@ -8,6 +8,7 @@ import init, {
   type DeviceLost,
   type DownloadProgress,
   type EpochReport,
+  type FineTuneReport,
   type SavedModel,
   version,
   type MnistCounts,
@@ -280,6 +281,8 @@ export interface Features {
   fileLoaded: number;
   downloaded: SavedModel;
   probabilities: number[];
+  /** Examples added (a drawing and grey levels), fine-tuned on, listed and undone. */
+  teach: { held: number; steps: number[]; report: FineTuneReport; labels: number[]; saved: { examples: number; fineTuned: boolean }; undone: boolean; again: boolean; blank: string; badLabel: string };
 }
 
 const MNIST = {
@@ -394,6 +397,28 @@ async function checkFeatures(): Promise<Features> {
   const file = new File([new Uint8Array(full)], 'lenet5.ckpt');
   const fileLoaded = (await fromBlob.loadCheckpoint(file)).step;
   const downloaded = await lenet.save('downloads://consumer-model');
+  const levels = new Float32Array(784);
+  for (let y = 6; y < 22; y++) levels[y * 28 + 13] = 1;
+  const held = await lenet.addExamples([{ image: canvas, label: 1 }, { image: levels, label: 1 }]);
+  const steps: number[] = [];
+  const report = await lenet.fineTune({ steps: 5, onStep: (p) => steps.push(p.step) });
+  const saved = await lenet.saveCheckpoint();
+  const reloaded = await LeNet.create('cpu');
+  const info = await reloaded.loadCheckpoint(saved);
+  reloaded.free();
+  const blankCanvas = document.createElement('canvas');
+  blankCanvas.width = blankCanvas.height = 28;
+  const teach = {
+    held,
+    steps,
+    report,
+    labels: (await lenet.examples()).map((e) => e.label),
+    saved: { examples: info.examples, fineTuned: info.fineTuned },
+    undone: await lenet.undoFineTune(),
+    again: await lenet.undoFineTune(),
+    blank: await errorName(lenet.addExamples([{ image: blankCanvas, label: 3 }])),
+    badLabel: await errorName(lenet.addExamples([{ image: levels, label: 11 }])),
+  };
   const shipped = await LeNet.load(PRETRAINED_MODEL, { backend: 'cpu' });
   const pretrained = {
     url: PRETRAINED_MODEL,
@@ -432,6 +457,7 @@ async function checkFeatures(): Promise<Features> {
     fileLoaded,
     downloaded,
     probabilities: Array.from(mine.probabilities),
+    teach,
   };
 }
 

@@ -2,8 +2,9 @@
 // CPU backend reaches at least 97% test accuracy in one epoch with live charts and results, runs
 // are saved every epoch and every 15 seconds and resumed after a reload, checkpoints download and
 // load, a corrupt one is refused, a page's checkpoint goes through the native trainer
-// (`lenet-train --resume`) and back, the pretrained model answers the draw pad at once, and
-// digits drawn with the mouse get a prediction. The page
+// (`lenet-train --resume`) and back, the pretrained model answers the draw pad at once, digits
+// drawn with the mouse get a prediction, and a digit the model misreads, added to the user's
+// examples and fine-tuned on, reads right (after a reload too) until undone. The page
 // loads nothing from other origins, under the server's strict Content-Security-Policy, and is
 // cross-origin isolated.
 
@@ -23,6 +24,9 @@ after(() => server?.close());
 
 const ONE = [[140, 40], [138, 120], [136, 200], [135, 240]];
 const SEVEN = [[70, 60], [210, 60], [150, 150], [120, 245]];
+/** A 6 written as a seven-segment display shows it, square: the pretrained model reads a 5. */
+const MISREAD = [[[200, 40], [80, 40], [80, 250], [200, 250], [200, 140], [80, 140]]];
+const MISREAD_AS = 6;
 /** The native trainer, as `make build` compiled it (cargo's dev profile). */
 const LENET_TRAIN = new URL('../../target/debug/lenet-train', import.meta.url).pathname;
 const DATA = new URL('../../data', import.meta.url).pathname;
@@ -256,6 +260,63 @@ test('the pretrained model, trained natively data-parallel, answers the draw pad
     await page.screenshot({ path: `${ARTIFACTS}/pretrained.png`, fullPage: true });
     // Training from scratch is still the main path.
     assert.equal(await page.isDisabled('#train'), false);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+/** Draws `strokes` on a cleared pad, moved by `dx` and `dy` and scaled by `scale` about the
+ * pad's centre, and returns the prediction. */
+async function drawn(page, strokes, { dx = 0, dy = 0, scale = 1 } = {}) {
+  await page.click('#clear');
+  const at = ([x, y]) => [140 + (x - 140) * scale + dx, 140 + (y - 140) * scale + dy];
+  for (const stroke of strokes) await draw(page, stroke.map(at));
+  return (await prediction(page)).digit;
+}
+
+test('a digit the model misreads, added to my examples and fine-tuned on, reads right, after a reload too; Undo goes back', { timeout: 300_000 }, async () => {
+  const browser = await launchBrowser();
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
+    await waitForState(page, 'ready', 120_000);
+    assert.equal(await page.isDisabled('#label-digits button >> nth=0'), true, 'no examples before there is a model');
+    await page.click('#pretrained');
+    await page.waitForFunction(() => /^(9[89]|100)\./.test(document.querySelector('#test-accuracy').textContent), null, { timeout: 60_000 });
+    const before = await drawn(page, MISREAD);
+    assert.notEqual(before, MISREAD_AS, 'the pretrained model misreads this way of writing it');
+    assert.equal(await page.isDisabled('#fine-tune'), true, 'nothing to fine-tune on yet');
+
+    // Three drawings of it, labelled with the right digit.
+    const variants = [{}, { dx: -15, scale: 0.9 }, { dy: 10, scale: 1.1 }];
+    for (const [i, variant] of variants.entries()) {
+      if (i > 0) await drawn(page, MISREAD, variant);
+      await page.click(`#label-digits button >> nth=${MISREAD_AS}`);
+      await page.waitForFunction((n) => document.querySelectorAll('#examples .example').length === n, i + 1);
+    }
+    assert.match(await page.textContent('#teach-status'), new RegExp(`^Added as a ${MISREAD_AS}: 3 examples`));
+    assert.equal(await page.textContent('#examples .example-row > span'), String(MISREAD_AS));
+
+    await page.click('#fine-tune');
+    await page.waitForFunction(() => /^Fine-tuned on 3 examples in [\d.]+ s/.test(document.querySelector('#teach-status').textContent), null, { timeout: 60_000 });
+    console.log(`fine-tuning on the page: ${await page.textContent('#teach-status')}`);
+    assert.equal(await drawn(page, MISREAD), String(MISREAD_AS), 'read right after fine-tuning');
+    for (const [stroke, digit] of [[ONE, '1'], [SEVEN, '7']]) assert.equal(await drawn(page, [stroke]), digit, 'MNIST-style digits still read right');
+    await page.screenshot({ path: `${ARTIFACTS}/fine-tuned.png`, fullPage: true });
+
+    // A reload brings back the examples and the fine-tuned model (saved with the run).
+    await page.reload();
+    await waitForState(page, 'trained', 120_000);
+    await page.waitForFunction(() => document.querySelectorAll('#examples .example').length === 3);
+    assert.equal(await drawn(page, MISREAD), String(MISREAD_AS), 'read right after a reload');
+
+    // Undo goes back to the earlier reading; an example can be removed.
+    await page.click('#undo-fine-tune');
+    await page.waitForFunction(() => document.querySelector('#teach-status').textContent === 'Back to the model before fine-tuning.');
+    assert.equal(await drawn(page, MISREAD), before, 'Undo gives back the earlier reading');
+    assert.equal(await page.isDisabled('#undo-fine-tune'), true);
+    await page.click('#examples .example >> nth=0');
+    await page.waitForFunction(() => document.querySelectorAll('#examples .example').length === 2);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
