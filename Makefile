@@ -19,7 +19,7 @@ PRETRAINED := target/pretrained/lenet5-mnist-pretrained.ckpt
 FUZZ_SECONDS ?= 120
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: demo test bench fuzz setup prepare tools data npm browser build serve train lint test-native test-browser test-e2e test-package
+.PHONY: demo test bench fuzz setup prepare tools data npm browser fonts build serve train lint test-native test-browser test-e2e test-package
 
 demo: setup build serve
 
@@ -36,12 +36,22 @@ test:
 	printf '\nmake test: time per stage\n%b  %-13s %4d s\n' "$$times" total $$(( $$(date +%s) - all ))
 
 ## The benchmark (not part of `make test`): natively, then in Chromium against TensorFlow.js and
-## jax-js, then the page's first visit on a 20 Mbit/s link with and without compression; tables,
-## and target/bench/native.json, bench.json and first-visit.json.
-bench: setup browser build
+## jax-js, then the page's first visit on a 20 Mbit/s link with and without compression, then
+## fine-tuning on digits in the handwriting, display and text fonts of Debian's font packages;
+## tables, and
+## target/bench/native.json, bench.json, first-visit.json and fine-tune.json.
+bench: setup browser fonts build
 	cargo bench --bench native
 	node tests/bench/bench.mjs
 	node tests/bench/first-visit.mjs
+	node tests/bench/fine-tune.mjs
+
+## The fonts whose digits the fine-tuning benchmark reads (Debian's packages).
+FONT_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript fonts-dseg \
+	fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-freefont-ttf
+fonts:
+	@dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y --no-install-recommends $(FONT_PACKAGES))
 
 ## The fuzz targets in tests/fuzz/ (not part of `make test`): the IDX parser, then the checkpoint
 ## loader, each for FUZZ_SECONDS under libFuzzer (cargo-fuzz, on nightly), then how many inputs

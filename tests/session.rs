@@ -1,5 +1,6 @@
 //! The rules of a session, natively: which model is in use, what saving gives, that loading a
-//! checkpoint ends a run, when epochs are evaluated, and how aborts and callbacks stop a run.
+//! checkpoint ends a run, when epochs are evaluated, how aborts and callbacks stop a run, and
+//! what fine-tuning on the user's examples needs, replaces and keeps.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::{
@@ -13,9 +14,11 @@ use std::{
 
 use futures_lite::future::block_on;
 use lenet_web::{
+    checkpoint::Checkpoint,
     config::TrainingConfig,
     data::{GreyLevels, IMAGE_PIXELS, MnistDataset},
     device::ComputeDevice,
+    finetune::{FineTuneConfig, FineTuneProgress},
     session::{
         DeviceLost, EpochReport, ErrorKind, ResumeSettings, RunHooks, RunOptions, Session,
         SessionError, SharedSession, Split, Start,
@@ -81,6 +84,8 @@ struct Caller {
     abort_at_epoch_end: bool,
     /// Runs this inside `on_step` of the step given (the first time it is reported).
     during_step: Option<(usize, Box<dyn Fn()>)>,
+    /// Runs this after every step of fine-tuning.
+    on_fine_tune_step: Option<Box<dyn Fn()>>,
 }
 
 impl RunHooks for Caller {
@@ -129,6 +134,13 @@ impl RunHooks for Caller {
                 Poll::Ready(Ok(()))
             }
         })
+    }
+
+    async fn on_fine_tune_step(&self, _: &FineTuneProgress) -> Result<(), Stop> {
+        if let Some(during) = &self.on_fine_tune_step {
+            during();
+        }
+        Ok(())
     }
 
     fn wants_epoch_reports(&self) -> bool {
@@ -582,6 +594,129 @@ fn a_device_lost_between_runs_keeps_the_model_in_use() {
     // It can be saved, and resumed, on the CPU.
     let saved = block_on(async { session.lock().await.checkpoint().await }).unwrap();
     assert_eq!(saved.info().state.step, 3);
+}
+
+/// A few quick steps of fine-tuning.
+fn quick() -> FineTuneConfig {
+    FineTuneConfig {
+        steps: 3,
+        batch_size: 8,
+        examples_per_batch: 4,
+        ..Default::default()
+    }
+}
+
+fn fine_tune(session: &SharedSession, caller: &Caller) -> Result<usize, Stop> {
+    block_on(session.fine_tune(quick(), caller)).map(|report| report.steps)
+}
+
+/// Adds `n` made-up examples (the first of `digits`) to `session`.
+fn add_examples(session: &SharedSession, n: usize) -> usize {
+    let made_up = digits(n);
+    let pixels = (0..n).flat_map(|i| made_up.image(i).to_vec()).collect();
+    let labels: Vec<f64> = (0..n).map(|i| f64::from(made_up.label(i))).collect();
+    block_on(session.lock())
+        .add_examples(GreyLevels::Bytes(pixels), &labels)
+        .unwrap()
+}
+
+#[test]
+fn fine_tuning_needs_a_model_and_examples_and_is_undone() {
+    let session = session(false);
+    assert_eq!(
+        fine_tune(&session, &Caller::default()),
+        Err(Stop::Session(
+            "train or load a model before fine-tuning it".into()
+        ))
+    );
+    train(&session, Start::New(config(1)), &Caller::default()).unwrap();
+    let trained = probabilities(&session);
+    let err = fine_tune(&session, &Caller::default()).unwrap_err();
+    assert!(format!("{err:?}").contains("add examples"), "{err:?}");
+
+    assert_eq!(add_examples(&session, 12), 12);
+    assert_eq!(fine_tune(&session, &Caller::default()), Ok(3));
+    let tuned = probabilities(&session);
+    assert_ne!(tuned, trained, "the fine-tuned model answers");
+    assert!(block_on(session.lock()).is_fine_tuned());
+    // One step at a time, with the run's hooks; an abort leaves the model as it was.
+    let caller = Caller {
+        aborted: Cell::new(true),
+        ..Default::default()
+    };
+    assert_eq!(fine_tune(&session, &caller), Err(Stop::Aborted));
+    assert_eq!(probabilities(&session), tuned);
+
+    assert!(block_on(session.lock()).undo_fine_tuning());
+    assert_eq!(probabilities(&session), trained, "Undo: the run's model again");
+}
+
+#[test]
+fn fine_tuning_is_saved_and_ends_with_a_new_run_but_the_examples_stay() {
+    let session = session(false);
+    train(&session, Start::New(config(1)), &Caller::default()).unwrap();
+    add_examples(&session, 5);
+    fine_tune(&session, &Caller::default()).unwrap();
+    let tuned = probabilities(&session);
+    let saved = block_on(async { session.lock().await.checkpoint().await }).unwrap();
+    assert_eq!((saved.info().examples, saved.info().fine_tuned), (5, true));
+    let saved = saved.to_bytes();
+
+    // A new run: its own model answers; the examples stay.
+    train(&session, Start::New(config(1)), &Caller::default()).unwrap();
+    assert!(!block_on(session.lock()).is_fine_tuned());
+    assert_eq!(block_on(session.lock()).examples().len(), 5);
+
+    // Loading the save brings back the fine-tuned model and its examples; one without examples
+    // keeps those the session holds.
+    block_on(session.lock()).clear_examples();
+    let info = block_on(session.lock()).load_checkpoint(&saved).unwrap();
+    assert_eq!((info.examples, info.fine_tuned), (5, true));
+    assert_eq!(probabilities(&session), tuned);
+    let plain = block_on(async { session.lock().await.checkpoint().await }).unwrap();
+    let mut plain = Checkpoint::from_bytes(&plain.to_bytes()).unwrap();
+    plain.examples = Default::default();
+    plain.fine_tuned = None;
+    let info = block_on(session.lock()).load_checkpoint(&plain.to_bytes()).unwrap();
+    assert_eq!((info.examples, info.fine_tuned), (5, false));
+}
+
+#[test]
+fn a_checkpoint_loaded_while_fine_tuning_wins() {
+    let session = Rc::new(session(false));
+    train(&session, Start::New(config(1)), &Caller::default()).unwrap();
+    let saved = block_on(async { session.lock().await.checkpoint().await })
+        .unwrap()
+        .to_bytes();
+    add_examples(&session, 5);
+    let loader = session.clone();
+    let caller = Caller {
+        on_fine_tune_step: Some(Box::new(move || {
+            block_on(loader.lock()).load_checkpoint(&saved).unwrap();
+        })),
+        ..Default::default()
+    };
+    assert_eq!(
+        fine_tune(&session, &caller),
+        Err(Stop::Session(
+            "the model was replaced while fine-tuning (by a loaded checkpoint): fine-tune again"
+                .into()
+        ))
+    );
+    assert!(!block_on(session.lock()).is_fine_tuned());
+}
+
+#[test]
+fn a_fine_tuned_model_survives_the_loss_of_its_device() {
+    let told = Rc::new(RefCell::new(Vec::new()));
+    let session = losable_session(&told);
+    train(&session, Start::New(config(1)), &Caller::default()).unwrap();
+    add_examples(&session, 5);
+    fine_tune(&session, &Caller::default()).unwrap();
+    let tuned = probabilities(&session);
+    block_on(session.device_lost("reclaimed")).unwrap().unwrap();
+    assert!(block_on(session.lock()).is_fine_tuned());
+    assert_close(probabilities(&session), tuned);
 }
 
 #[test]
