@@ -167,6 +167,11 @@ impl FineTuner {
         })
     }
 
+    /// How many of the user's examples it learns from.
+    pub fn examples(&self) -> usize {
+        self.examples.len()
+    }
+
     /// The images of step `step`: `examples_per_batch` of the user's, then MNIST's, each drawn
     /// at random and augmented, from a generator seeded by the seed and the step.
     fn batch(&self, step: usize) -> Batch {

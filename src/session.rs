@@ -68,7 +68,9 @@ pub enum SessionError {
     NothingToSave,
     #[error("train or load a model before fine-tuning it")]
     NothingToFineTune,
-    #[error("the model was replaced while fine-tuning (by a loaded checkpoint): fine-tune again")]
+    #[error(
+        "the model was replaced while fine-tuning (a checkpoint was loaded, or the GPU device was lost): fine-tune again"
+    )]
     ReplacedWhileFineTuning,
     #[error(transparent)]
     Examples(#[from] ExamplesError),
@@ -705,6 +707,7 @@ impl Session {
         };
         let weights = self.tuned.take().map(|t| t.weights);
         self.tuned = fine_tuned_on(weights.as_ref(), &compute.device)?;
+        self.base_changes += 1;
         self.copy_every = compute.can_be_lost().then_some(COPY_EVERY);
         self.copy = None;
         self.compute = compute;
@@ -856,7 +859,7 @@ impl SharedSession {
         let (mut tuner, base) = self.lock().await.fine_tuner(config).await?;
         let mut report = FineTuneReport {
             steps: 0,
-            examples: self.lock().await.examples.len(),
+            examples: tuner.examples(),
             loss: None,
         };
         loop {

@@ -648,7 +648,11 @@ fn fine_tuning_needs_a_model_and_examples_and_is_undone() {
     assert_eq!(probabilities(&session), tuned);
 
     assert!(block_on(session.lock()).undo_fine_tuning());
-    assert_eq!(probabilities(&session), trained, "Undo: the run's model again");
+    assert_eq!(
+        probabilities(&session),
+        trained,
+        "Undo: the run's model again"
+    );
 }
 
 #[test]
@@ -677,7 +681,9 @@ fn fine_tuning_is_saved_and_ends_with_a_new_run_but_the_examples_stay() {
     let mut plain = Checkpoint::from_bytes(&plain.to_bytes()).unwrap();
     plain.examples = Default::default();
     plain.fine_tuned = None;
-    let info = block_on(session.lock()).load_checkpoint(&plain.to_bytes()).unwrap();
+    let info = block_on(session.lock())
+        .load_checkpoint(&plain.to_bytes())
+        .unwrap();
     assert_eq!((info.examples, info.fine_tuned), (5, false));
 }
 
@@ -699,8 +705,7 @@ fn a_checkpoint_loaded_while_fine_tuning_wins() {
     assert_eq!(
         fine_tune(&session, &caller),
         Err(Stop::Session(
-            "the model was replaced while fine-tuning (by a loaded checkpoint): fine-tune again"
-                .into()
+            "the model was replaced while fine-tuning (a checkpoint was loaded, or the GPU device was lost): fine-tune again".into()
         ))
     );
     assert!(!block_on(session.lock()).is_fine_tuned());

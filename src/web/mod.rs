@@ -603,10 +603,7 @@ impl LeNet {
         #[wasm_bindgen(unchecked_param_type = "ImageSource")] source: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PredictImageOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let ink = match get(&options, "lightOnDark").as_bool() {
-            Some(true) => Ink::LightOnDark,
-            _ => Ink::DarkOnLight,
-        };
+        let ink = ink_of(&options);
         let image = drawing_levels(&source, ink)?;
         let probabilities = self.session.lock().await.predict(&image).await?;
         let prediction = Object::new();
@@ -632,10 +629,7 @@ impl LeNet {
         #[wasm_bindgen(unchecked_param_type = "ExampleInput[]")] examples: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "PredictImageOptions")] options: JsValue,
     ) -> Result<usize, JsValue> {
-        let ink = match get(&options, "lightOnDark").as_bool() {
-            Some(true) => Ink::LightOnDark,
-            _ => Ink::DarkOnLight,
-        };
+        let ink = ink_of(&options);
         if !js_sys::Array::is_array(&examples) {
             return Err(type_error(
                 "addExamples() takes an array of { image, label }",
@@ -890,6 +884,14 @@ fn parse_pair(
     (images, labels): &(Fetched, Fetched),
 ) -> Result<std::sync::Arc<MnistDataset>, SessionError> {
     Session::parse(split, &images.bytes, &labels.bytes)
+}
+
+/// How `options` (see `PredictImageOptions`) say a drawing is inked.
+fn ink_of(options: &JsValue) -> Ink {
+    match get(options, "lightOnDark").as_bool() {
+        Some(true) => Ink::LightOnDark,
+        _ => Ink::DarkOnLight,
+    }
 }
 
 /// The 784 grey levels (0-1) of the digit drawn in `source` (see `ImageSource`), as MNIST was
