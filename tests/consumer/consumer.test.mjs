@@ -189,7 +189,8 @@ test('the package gives named errors, own data, batch and image predictions, sav
     assert.deepEqual(t.labels, [1, 1]);
     assert.deepEqual(t.saved, { examples: 2, fineTuned: true });
     assert.deepEqual([t.undone, t.again], [true, false]);
-    assert.deepEqual([t.blank, t.badLabel], ['DrawingError', 'DatasetError']);
+    assert.equal(t.blank, 'DrawingError: nothing is drawn yet');
+    assert.equal(t.badLabel, 'DatasetError: the examples are not usable: label 11 at position 0 is not a digit 0-9');
 
     // After a reload, the model saved in IndexedDB loads with its metadata and predicts as before.
     await page.reload();

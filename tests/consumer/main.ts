@@ -401,10 +401,15 @@ async function checkFeatures(): Promise<Features> {
   for (let y = 6; y < 22; y++) levels[y * 28 + 13] = 1;
   const held = await lenet.addExamples([{ image: canvas, label: 1 }, { image: levels, label: 1 }]);
   const steps: number[] = [];
-  const report = await lenet.fineTune({ steps: 5, onStep: (p) => steps.push(p.step) });
-  const saved = await lenet.saveCheckpoint();
+  const report = await lenet.fineTune({
+    steps: 5,
+    onStep: (p) => {
+      steps.push(p.step);
+    },
+  });
+  const tunedBytes = await lenet.saveCheckpoint();
   const reloaded = await LeNet.create('cpu');
-  const info = await reloaded.loadCheckpoint(saved);
+  const info = await reloaded.loadCheckpoint(tunedBytes);
   reloaded.free();
   const blankCanvas = document.createElement('canvas');
   blankCanvas.width = blankCanvas.height = 28;
