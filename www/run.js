@@ -230,8 +230,7 @@ export function createRun(report) {
   async function autosave(progress) {
     const { epoch, step, epochDone } = progress;
     try {
-      const { bytes } = await lenet.save(SAVED_RUN, { metadata: { history, results } });
-      resumable = true;
+      const { bytes } = await persist();
       post('autosaved', { epoch, step, epochDone, bytes });
     } catch (e) {
       post('error', { message: `The run could not be saved at step ${step}: ${e.message}`, cmd: 'autosave' });
@@ -243,10 +242,12 @@ export function createRun(report) {
     post('examples', { examples: await lenet.examples(), fineTuned });
   }
 
-  /** Saves the run as it stands (the examples and fine-tuned weights are part of it). */
+  /** Saves the run as it stands in IndexedDB, with its charts and results (and the examples
+   * and fine-tuned weights, which are part of it); resolves to what was saved. */
   async function persist() {
-    await lenet.save(SAVED_RUN, { metadata: { history, results } });
+    const saved = await lenet.save(SAVED_RUN, { metadata: { history, results } });
     resumable = true;
+    return saved;
   }
 
   async function addExample({ image, label }) {
