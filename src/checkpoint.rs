@@ -23,7 +23,7 @@
 //! sizes, the only model they were written for); both are still read.
 
 use burn::{
-    module::{Module, ModuleMapper, ModuleVisitor, Param},
+    module::{Module, ModuleMapper, Param},
     store::{BurnpackStore, ModuleSnapshot},
     tensor::{Bytes, Device, ExecutionError, Tensor, TensorData},
 };
@@ -373,13 +373,6 @@ fn take_u32(rest: &mut &[u8]) -> Option<u32> {
 /// A copy of `model` on the CPU backend with the same parameter ids, read back from the model's
 /// device in one asynchronous read (WebGPU in a browser allows no other kind).
 async fn host_copy(model: &LeNet5) -> Result<LeNet5, CheckpointError> {
-    /// Every parameter, flattened, in the order the module visits them.
-    struct Gather(Vec<Tensor<1>>);
-    impl ModuleVisitor for Gather {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.push(param.val().reshape([-1]));
-        }
-    }
     /// Replaces each parameter, in the same order, with its values on the CPU.
     struct Place<'a> {
         values: &'a [f32],
@@ -399,9 +392,7 @@ async fn host_copy(model: &LeNet5) -> Result<LeNet5, CheckpointError> {
     }
 
     let model = model.valid();
-    let mut gather = Gather(Vec::new());
-    model.visit(&mut gather);
-    let data = Tensor::cat(gather.0, 0).into_data_async().await?;
+    let data = Tensor::cat(model.parameters(), 0).into_data_async().await?;
     let values = data
         .try_to_vec::<f32>()
         .map_err(|e| CheckpointError::Save(format!("the weights are not 32-bit floats: {e:?}")))?;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use burn::{
-    module::{Module, ModuleMapper, ModuleVisitor, Param},
+    module::{Module, ModuleMapper, Param},
     tensor::Tensor,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -20,7 +20,7 @@ use crate::{
     data::{Augmentation, Batch, Examples, MnistDataset, normalize, pipeline::mix},
     model::LeNet5,
     optimizer::{Optimizer, OptimizerKind},
-    training::{DIVERGED_LOSS, Shard, TrainingError, Window},
+    training::{Shard, StepMetrics, TrainingError, Window},
 };
 
 /// More steps than fine-tuning is for (minutes of training: train a run instead).
@@ -220,7 +220,7 @@ impl FineTuner {
         self.step += 1;
         let loss = if self.step.is_multiple_of(READ_EVERY) || self.step == self.config.steps {
             let metrics = self.window.read().await?;
-            if let Some(m) = metrics.filter(|m| !m.loss.is_finite() || m.loss > DIVERGED_LOSS) {
+            if let Some(m) = metrics.filter(StepMetrics::diverged) {
                 return Err(TrainingError::Diverged {
                     step: self.step,
                     loss: m.loss,
@@ -258,13 +258,6 @@ impl FineTuner {
 /// The weights `keep` of the way from `base` to `tuned` (0: base; 1: tuned), parameter by
 /// parameter.
 fn between(base: &LeNet5, tuned: LeNet5, keep: f64) -> LeNet5 {
-    /// Every parameter of the base, flattened, in visiting order.
-    struct Gather(Vec<Tensor<1>>);
-    impl ModuleVisitor for Gather {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.push(param.val().reshape([-1]));
-        }
-    }
     /// Moves each parameter, in the same order, back towards the base's.
     struct Blend {
         base: std::vec::IntoIter<Tensor<1>>,
@@ -281,10 +274,8 @@ fn between(base: &LeNet5, tuned: LeNet5, keep: f64) -> LeNet5 {
             })
         }
     }
-    let mut gather = Gather(Vec::new());
-    base.visit(&mut gather);
     tuned.map(&mut Blend {
-        base: gather.0.into_iter(),
+        base: base.parameters().into_iter(),
         keep,
     })
 }
@@ -326,15 +317,10 @@ mod tests {
 
     /// Every parameter of `model`, flattened, in visiting order.
     fn flat(model: &LeNet5) -> Vec<f32> {
-        struct Values(Vec<f32>);
-        impl ModuleVisitor for Values {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                self.0.extend(param.val().into_data().iter::<f32>());
-            }
-        }
-        let mut values = Values(Vec::new());
-        model.visit(&mut values);
-        values.0
+        Tensor::cat(model.parameters(), 0)
+            .into_data()
+            .iter::<f32>()
+            .collect()
     }
 
     #[test]

@@ -134,6 +134,20 @@ impl LeNet5 {
         }
     }
 
+    /// Every parameter, flattened, in the order the module visits them (the order of its
+    /// mappers too).
+    pub fn parameters(&self) -> Vec<Tensor<1>> {
+        struct Gather(Vec<Tensor<1>>);
+        impl ModuleVisitor for Gather {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0.push(param.val().reshape([-1]));
+            }
+        }
+        let mut gather = Gather(Vec::new());
+        self.visit(&mut gather);
+        gather.0
+    }
+
     /// Class scores (logits) for a batch of normalised 28x28 images.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         // [batch, 1, 28, 28]

@@ -466,10 +466,7 @@ impl Session {
 
     /// Fine-tuning of the run's (or the loaded) weights on the examples, mixed with the
     /// training set, and the count of base changes it starts at.
-    pub async fn fine_tuner(
-        &self,
-        config: FineTuneConfig,
-    ) -> Result<(FineTuner, u64), SessionError> {
+    async fn fine_tuner(&self, config: FineTuneConfig) -> Result<(FineTuner, u64), SessionError> {
         let train = self.train.clone().ok_or(SessionError::NoTrainingSet)?;
         let base = match (&self.run, &self.loaded) {
             (Some(run), _) => Weights::of(run.model()).await?,
@@ -483,7 +480,7 @@ impl Session {
 
     /// Makes `tuned` the model in use, unless the weights it started from (at `base_changes`)
     /// have been replaced since.
-    pub fn fine_tuned(&mut self, tuned: FineTuned, base_changes: u64) -> Result<(), SessionError> {
+    fn fine_tuned(&mut self, tuned: FineTuned, base_changes: u64) -> Result<(), SessionError> {
         if base_changes != self.base_changes {
             return Err(SessionError::ReplacedWhileFineTuning);
         }

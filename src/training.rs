@@ -99,7 +99,14 @@ pub(crate) struct StepMetrics {
 /// digits (ln 10). Runs that learn stay below the uniform guess's 2.3 from the first read-back;
 /// rates that blow the weights up (Adam at 0.1 and above) read back from 40 to 1e11 first, then
 /// sit at 2.3, learning nothing.
-pub(crate) const DIVERGED_LOSS: f64 = 10.0 * std::f64::consts::LN_10;
+const DIVERGED_LOSS: f64 = 10.0 * std::f64::consts::LN_10;
+
+impl StepMetrics {
+    /// True when the loss is not a number, infinite or above [`DIVERGED_LOSS`].
+    pub(crate) fn diverged(&self) -> bool {
+        !self.loss.is_finite() || self.loss > DIVERGED_LOSS
+    }
+}
 
 /// Loss and correct predictions summed on the device since the last read-back.
 #[derive(Default)]
@@ -357,7 +364,7 @@ impl Trainer {
         let epoch_done = index + 1 == self.steps_per_epoch;
         let metrics = if epoch_done || self.step.is_multiple_of(self.config.read_every) {
             let metrics = self.window.read().await?;
-            if let Some(m) = metrics.filter(|m| !m.loss.is_finite() || m.loss > DIVERGED_LOSS) {
+            if let Some(m) = metrics.filter(StepMetrics::diverged) {
                 let step = self.step;
                 self.go_to(self.good.clone());
                 self.window_start = self.good.clone();

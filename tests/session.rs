@@ -161,6 +161,11 @@ fn train(session: &SharedSession, start: Start, caller: &Caller) -> Result<usize
     block_on(session.train(start, RunOptions::default(), caller)).map(|p| p.step)
 }
 
+/// What saving `session` gives now.
+fn checkpoint_of(session: &SharedSession) -> Result<Checkpoint, SessionError> {
+    block_on(async { session.lock().await.checkpoint().await })
+}
+
 fn probabilities(session: &SharedSession) -> [f32; 10] {
     block_on(async { session.lock().await.predict(&[0.5; IMAGE_PIXELS]).await }).unwrap()
 }
@@ -176,9 +181,7 @@ fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
     let trained = probabilities(&session);
     assert_ne!(trained, fresh, "the run's model answers");
 
-    let saved = block_on(async { session.lock().await.checkpoint().await })
-        .unwrap()
-        .to_bytes();
+    let saved = checkpoint_of(&session).unwrap().to_bytes();
     assert_eq!(
         train(&session, Start::New(config(2)), &Caller::default()),
         Ok(8)
@@ -190,7 +193,7 @@ fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
     );
     assert_eq!(probabilities(&session), trained, "the loaded model answers");
     // The loaded checkpoint is what saving gives now.
-    let again = block_on(async { session.lock().await.checkpoint().await }).unwrap();
+    let again = checkpoint_of(&session).unwrap();
     assert_eq!(again.to_bytes(), saved);
 
     // Without the optimizer's state: smaller, and the same model.
@@ -209,7 +212,7 @@ fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
 #[test]
 fn saving_needs_a_model_and_a_bad_checkpoint_changes_nothing() {
     let session = session(false);
-    let err = block_on(async { session.lock().await.checkpoint().await }).unwrap_err();
+    let err = checkpoint_of(&session).unwrap_err();
     assert_eq!(err.to_string(), "train or load a model before saving it");
     let fresh = probabilities(&session);
     let err = block_on(session.lock())
@@ -223,9 +226,7 @@ fn saving_needs_a_model_and_a_bad_checkpoint_changes_nothing() {
 fn loading_a_checkpoint_ends_the_run() {
     let session = Rc::new(session(false));
     train(&session, Start::New(config(1)), &Caller::default()).unwrap();
-    let saved = block_on(async { session.lock().await.checkpoint().await })
-        .unwrap()
-        .to_bytes();
+    let saved = checkpoint_of(&session).unwrap().to_bytes();
     let inner = session.clone();
     let caller = Caller {
         during_step: Some((
@@ -402,9 +403,7 @@ fn resuming_needs_a_checkpoint_and_goes_on_from_it() {
         ..Default::default()
     };
     train(&session, Start::New(config(2)), &caller).unwrap_err();
-    let saved = block_on(async { session.lock().await.checkpoint().await })
-        .unwrap()
-        .to_bytes();
+    let saved = checkpoint_of(&session).unwrap().to_bytes();
     block_on(session.lock()).load_checkpoint(&saved).unwrap();
     let caller = Caller::default();
     let resume = Start::Resume(ResumeSettings { epochs: Some(3) });
@@ -466,7 +465,7 @@ fn a_split_that_cannot_be_read_says_which() {
 fn each_failure_has_its_kind() {
     let session = session(false);
     let kind = |e: SessionError| e.kind().name();
-    let no_model = block_on(async { session.lock().await.checkpoint().await }).unwrap_err();
+    let no_model = checkpoint_of(&session).unwrap_err();
     assert_eq!(kind(no_model), "CheckpointError");
     let not_a_checkpoint = block_on(session.lock()).load_checkpoint(b"x").unwrap_err();
     assert_eq!(kind(not_a_checkpoint), "CheckpointError");
@@ -592,7 +591,7 @@ fn a_device_lost_between_runs_keeps_the_model_in_use() {
     assert_eq!(lost.step, Some(3));
     assert_close(probabilities(&session), stopped);
     // It can be saved, and resumed, on the CPU.
-    let saved = block_on(async { session.lock().await.checkpoint().await }).unwrap();
+    let saved = checkpoint_of(&session).unwrap();
     assert_eq!(saved.info().state.step, 3);
 }
 
@@ -662,7 +661,7 @@ fn fine_tuning_is_saved_and_ends_with_a_new_run_but_the_examples_stay() {
     add_examples(&session, 5);
     fine_tune(&session, &Caller::default()).unwrap();
     let tuned = probabilities(&session);
-    let saved = block_on(async { session.lock().await.checkpoint().await }).unwrap();
+    let saved = checkpoint_of(&session).unwrap();
     assert_eq!((saved.info().examples, saved.info().fine_tuned), (5, true));
     let saved = saved.to_bytes();
 
@@ -677,7 +676,7 @@ fn fine_tuning_is_saved_and_ends_with_a_new_run_but_the_examples_stay() {
     let info = block_on(session.lock()).load_checkpoint(&saved).unwrap();
     assert_eq!((info.examples, info.fine_tuned), (5, true));
     assert_eq!(probabilities(&session), tuned);
-    let plain = block_on(async { session.lock().await.checkpoint().await }).unwrap();
+    let plain = checkpoint_of(&session).unwrap();
     let mut plain = Checkpoint::from_bytes(&plain.to_bytes()).unwrap();
     plain.examples = Default::default();
     plain.fine_tuned = None;
@@ -691,9 +690,7 @@ fn fine_tuning_is_saved_and_ends_with_a_new_run_but_the_examples_stay() {
 fn a_checkpoint_loaded_while_fine_tuning_wins() {
     let session = Rc::new(session(false));
     train(&session, Start::New(config(1)), &Caller::default()).unwrap();
-    let saved = block_on(async { session.lock().await.checkpoint().await })
-        .unwrap()
-        .to_bytes();
+    let saved = checkpoint_of(&session).unwrap().to_bytes();
     add_examples(&session, 5);
     let loader = session.clone();
     let caller = Caller {

@@ -489,19 +489,10 @@ fn a_diverging_run_stops_and_goes_back_to_its_last_good_weights() {
 
 /// Every weight of `model`, in the order the model visits its parameters.
 fn weights(model: &lenet_web::model::LeNet5) -> Vec<f32> {
-    use burn::{
-        module::{Module, ModuleVisitor, Param},
-        tensor::Tensor,
-    };
-    struct Weights(Vec<f32>);
-    impl ModuleVisitor for Weights {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0.extend(param.val().into_data().iter::<f32>());
-        }
-    }
-    let mut weights = Weights(Vec::new());
-    model.visit(&mut weights);
-    weights.0
+    burn::tensor::Tensor::cat(model.parameters(), 0)
+        .into_data()
+        .iter::<f32>()
+        .collect()
 }
 
 #[test]
