@@ -37,14 +37,15 @@ test:
 
 ## The benchmark (not part of `make test`): natively, then in Chromium against TensorFlow.js and
 ## jax-js, then the page's first visit on a 20 Mbit/s link with and without compression, then
-## fine-tuning on digits in the handwriting, display and text fonts of Debian's font packages;
-## tables, and
-## target/bench/native.json, bench.json, first-visit.json and fine-tune.json.
+## fine-tuning on digits in the handwriting, display and text fonts of Debian's font packages,
+## then what the page's "Look inside" panel costs training; tables, and target/bench/native.json,
+## bench.json, first-visit.json, fine-tune.json and look-inside.json.
 bench: setup browser fonts build
 	cargo bench --bench native
 	node tests/bench/bench.mjs
 	node tests/bench/first-visit.mjs
 	node tests/bench/fine-tune.mjs
+	node tests/bench/look-inside.mjs
 
 ## The fonts whose digits the fine-tuning benchmark reads (Debian's packages).
 FONT_PACKAGES := fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript fonts-dseg \

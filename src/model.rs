@@ -77,13 +77,13 @@ impl LeNet5Config {
         static SEEDED: Mutex<()> = Mutex::new(());
         let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
         device.seed(seed);
-        let model = self.layers(device);
+        let model = self.build(device);
         model.visit(&mut Draw);
         model
     }
 
     /// The layers, their weights drawn from burn's generator as it stands.
-    fn layers(&self, device: &Device) -> LeNet5 {
+    fn build(&self, device: &Device) -> LeNet5 {
         let p = INPUT_PADDING;
         // A valid 5x5 convolution takes 4 off the side, a 2x2 pooling halves it:
         // 28 (+4 padding) -> 28 -> 14 -> 10 -> 5, so fc1 has 16 maps of 5x5 = 400 inputs.
@@ -150,27 +150,68 @@ impl LeNet5 {
 
     /// Class scores (logits) for a batch of normalised 28x28 images.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.layers(images).logits
+    }
+
+    /// What each layer gives for a batch of normalised 28x28 images, in order: the network's
+    /// forward pass, every step of it kept.
+    pub fn layers(&self, images: Tensor<4>) -> Layers {
         // [batch, 1, 28, 28]
-        let x = self
-            .pool
-            .forward(self.relu.forward(self.conv1.forward(images)));
+        let conv1 = self.relu.forward(self.conv1.forward(images));
+        // [batch, 6, 28, 28]
+        let pool1 = self.pool.forward(conv1.clone());
         // [batch, 6, 14, 14]
-        let x = self.pool.forward(self.relu.forward(self.conv2.forward(x)));
+        let conv2 = self.relu.forward(self.conv2.forward(pool1.clone()));
+        // [batch, 16, 10, 10]
+        let pool2 = self.pool.forward(conv2.clone());
         // [batch, 16, 5, 5]
-        let x = x.flatten::<2>(1, 3);
-        // [batch, 400]
-        let x = self.relu.forward(self.fc1.forward(x));
+        let fc1 = self
+            .relu
+            .forward(self.fc1.forward(pool2.clone().flatten::<2>(1, 3)));
         // [batch, 120]
-        let x = self.relu.forward(self.fc2.forward(x));
+        let fc2 = self.relu.forward(self.fc2.forward(fc1.clone()));
         // [batch, 84]
-        self.fc3.forward(x)
+        let logits = self.fc3.forward(fc2.clone());
         // [batch, 10]
+        Layers {
+            conv1,
+            pool1,
+            conv2,
+            pool2,
+            fc1,
+            fc2,
+            logits,
+        }
+    }
+
+    /// The convolution kernels: conv1's [6, 1, 5, 5] and conv2's [16, 6, 5, 5] weights.
+    pub fn filters(&self) -> [Tensor<4>; 2] {
+        [self.conv1.weight.val(), self.conv2.weight.val()]
     }
 
     /// Probabilities of each digit for a batch of normalised 28x28 images.
     pub fn probabilities(&self, images: Tensor<4>) -> Tensor<2> {
         softmax(self.forward(images), 1)
     }
+}
+
+/// Each layer's output for a batch, as [`LeNet5::layers`] computes it: the convolutions' and
+/// fully connected layers' after their ReLU, the pools' maxima, and the raw class scores.
+pub struct Layers {
+    /// [batch, 6, 28, 28]
+    pub conv1: Tensor<4>,
+    /// [batch, 6, 14, 14]
+    pub pool1: Tensor<4>,
+    /// [batch, 16, 10, 10]
+    pub conv2: Tensor<4>,
+    /// [batch, 16, 5, 5]
+    pub pool2: Tensor<4>,
+    /// [batch, 120]
+    pub fc1: Tensor<2>,
+    /// [batch, 84]
+    pub fc2: Tensor<2>,
+    /// [batch, 10]
+    pub logits: Tensor<2>,
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use crate::{
     data::{DatasetError, Examples, ExamplesError, GreyLevels, MnistDataset, NUM_CLASSES},
     device::{self, ComputeDevice, DeviceError},
     finetune::{FineTuneConfig, FineTuneProgress, FineTuned, FineTuner},
-    inference::{self, InferenceError},
+    inference::{self, InferenceError, LayerView},
     metrics::EvaluationReport,
     model::{LeNet5, LeNet5Config},
     training::{Position, Progress, Trainer, TrainingError},
@@ -282,6 +282,68 @@ pub struct FineTuneReport {
 struct HostCopy {
     checkpoint: Checkpoint,
     taken: Instant,
+}
+
+/// Which model answers (camelCase fields when serialised for JS): where it came from, how far it
+/// was trained, and in words, for a person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInUse {
+    pub source: ModelSource,
+    /// Training steps its weights have had (none for a fresh model).
+    pub step: usize,
+    /// True when it is fine-tuned on the user's examples.
+    pub fine_tuned: bool,
+    /// In words, e.g. "the run's model after 120 of 938 steps".
+    pub description: String,
+}
+
+/// Where the model in use came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum ModelSource {
+    /// Initial weights, untrained.
+    Fresh,
+    /// The current or last run's.
+    Run,
+    /// The checkpoint loaded last.
+    Loaded,
+}
+
+impl ModelInUse {
+    fn new(source: ModelSource, position: Option<Position>, fine_tuned: bool) -> Self {
+        let Position {
+            step,
+            total_steps,
+            epochs_done,
+        } = position.unwrap_or_default();
+        let epochs = match epochs_done {
+            1 => "1 epoch".to_string(),
+            n => format!("{n} epochs"),
+        };
+        let mut description = match source {
+            ModelSource::Fresh => "a fresh model, untrained".to_string(),
+            ModelSource::Run if step < total_steps => {
+                format!("the run's model after {step} of {total_steps} steps")
+            }
+            ModelSource::Run => format!("the run's model, trained for {epochs}"),
+            ModelSource::Loaded if step < total_steps => {
+                format!("the loaded model, trained for {step} of {total_steps} steps")
+            }
+            ModelSource::Loaded => format!("the loaded model, trained for {epochs}"),
+        };
+        if fine_tuned {
+            description.push_str(", fine-tuned on your examples");
+        }
+        Self {
+            source,
+            step,
+            fine_tuned,
+            description,
+        }
+    }
 }
 
 /// How a run starts: a new model, or the checkpoint loaded last going on.
@@ -640,6 +702,34 @@ impl Session {
     /// ink, row-major).
     pub async fn predict(&self, image: &[f32]) -> Result<[f32; NUM_CLASSES], SessionError> {
         Ok(inference::predict(self.model(), image).await?)
+    }
+
+    /// What each layer of the model in use gives for one image of 784 grey levels (as for
+    /// [`Session::predict`]), in order; see [`inference::activations`].
+    pub async fn activations(&self, image: &[f32]) -> Result<Vec<LayerView>, SessionError> {
+        Ok(inference::activations(self.model(), image).await?)
+    }
+
+    /// The convolution kernels of the model in use; see [`inference::filters`].
+    pub async fn filters(&self) -> Result<Vec<LayerView>, SessionError> {
+        Ok(inference::filters(self.model()).await?)
+    }
+
+    /// Which model answers predictions, activations and filters.
+    pub fn model_in_use(&self) -> ModelInUse {
+        let (source, position) = match (&self.run, &self.loaded) {
+            (Some(run), _) => (ModelSource::Run, Some(run.position())),
+            (None, Some(loaded)) => (
+                ModelSource::Loaded,
+                Some(Position {
+                    step: loaded.state.step,
+                    total_steps: loaded.state.total_steps(),
+                    epochs_done: loaded.state.epochs_done(),
+                }),
+            ),
+            (None, None) => (ModelSource::Fresh, None),
+        };
+        ModelInUse::new(source, position, self.tuned.is_some())
     }
 
     /// Probabilities of the digits 0-9 (ten per image, in order) for images of 784 grey levels

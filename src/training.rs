@@ -75,7 +75,7 @@ pub struct Progress {
 }
 
 /// How far a run has got (camelCase fields when serialised for JS).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Position {

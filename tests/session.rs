@@ -20,8 +20,8 @@ use lenet_web::{
     device::ComputeDevice,
     finetune::{FineTuneConfig, FineTuneProgress},
     session::{
-        DeviceLost, EpochReport, ErrorKind, ResumeSettings, RunHooks, RunOptions, Session,
-        SessionError, SharedSession, Split, Start,
+        DeviceLost, EpochReport, ErrorKind, ModelSource, ResumeSettings, RunHooks, RunOptions,
+        Session, SessionError, SharedSession, Split, Start,
     },
     training::Progress,
 };
@@ -170,16 +170,46 @@ fn probabilities(session: &SharedSession) -> [f32; 10] {
     block_on(async { session.lock().await.predict(&[0.5; IMAGE_PIXELS]).await }).unwrap()
 }
 
+/// Which model `session` says it uses, and in words.
+fn in_use(session: &SharedSession) -> (ModelSource, String) {
+    let model = block_on(session.lock()).model_in_use();
+    (model.source, model.description)
+}
+
 #[test]
 fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
     let session = session(false);
     let fresh = probabilities(&session);
+    assert_eq!(
+        in_use(&session),
+        (ModelSource::Fresh, "a fresh model, untrained".into())
+    );
+    let caller = Caller {
+        abort_at: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(
+        train(&session, Start::New(config(1)), &caller),
+        Err(Stop::Aborted)
+    );
+    assert_eq!(
+        in_use(&session),
+        (ModelSource::Run, "the run's model after 3 of 4 steps".into())
+    );
     assert_eq!(
         train(&session, Start::New(config(1)), &Caller::default()),
         Ok(4)
     );
     let trained = probabilities(&session);
     assert_ne!(trained, fresh, "the run's model answers");
+    assert_eq!(
+        in_use(&session),
+        (ModelSource::Run, "the run's model, trained for 1 epoch".into())
+    );
+    // The layers it shows are those of the model in use: the last is its prediction.
+    let layers = block_on(async { session.lock().await.activations(&[0.5; IMAGE_PIXELS]).await })
+        .unwrap();
+    assert_eq!(layers.last().unwrap().values, trained);
 
     let saved = checkpoint_of(&session).unwrap().to_bytes();
     assert_eq!(
@@ -192,6 +222,13 @@ fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
         (4, 4, true)
     );
     assert_eq!(probabilities(&session), trained, "the loaded model answers");
+    assert_eq!(
+        in_use(&session),
+        (
+            ModelSource::Loaded,
+            "the loaded model, trained for 1 epoch".into()
+        )
+    );
     // The loaded checkpoint is what saving gives now.
     let again = checkpoint_of(&session).unwrap();
     assert_eq!(again.to_bytes(), saved);
@@ -638,6 +675,10 @@ fn fine_tuning_needs_a_model_and_examples_and_is_undone() {
     let tuned = probabilities(&session);
     assert_ne!(tuned, trained, "the fine-tuned model answers");
     assert!(block_on(session.lock()).is_fine_tuned());
+    assert_eq!(
+        in_use(&session).1,
+        "the run's model, trained for 1 epoch, fine-tuned on your examples"
+    );
     // One step at a time, with the run's hooks; an abort leaves the model as it was.
     let caller = Caller {
         aborted: Cell::new(true),

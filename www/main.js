@@ -5,6 +5,7 @@
 
 import { createCharts } from './charts.js';
 import { createDrawPad } from './drawpad.js';
+import { createInside } from './inside.js';
 import { createRun } from './run.js';
 
 const $ = (id) => document.getElementById(id);
@@ -32,6 +33,7 @@ function setState(next) {
   $('load-file').disabled = training || next === 'starting';
   $('pretrained').disabled = training || next === 'starting';
   updateTeach();
+  requestLook();
 }
 
 function showError(message) {
@@ -231,6 +233,7 @@ function clearPrediction() {
 
 /** Asks the run to classify the drawing; changes made meanwhile wait for its answer. */
 function requestPrediction() {
+  requestLook();
   if (pad.isBlank()) {
     clearPrediction();
     return;
@@ -243,6 +246,35 @@ function requestPrediction() {
   predicting = true;
   drawingChanged = false;
   send('predict', { image: pad.imageData() });
+}
+
+// Look inside: each layer's output for the drawing, and the filters, following the drawing and
+// the weights as training goes on.
+
+/** The least time between two looks: at most four a second, so training loses under 5% of its
+ * speed (docs/performance.md). */
+const LOOK_EVERY_MS = 250;
+let inside;
+let look = { busy: false, again: false, last: -Infinity, timer: null };
+
+/** Asks the run for a look at the drawing now, or as soon as the last one is shown and
+ * LOOK_EVERY_MS has passed; nothing while the panel is closed. */
+function requestLook() {
+  if (!inside.isOpen() || !state() || state() === 'starting') return;
+  if (look.busy) {
+    look.again = true;
+    return;
+  }
+  const wait = look.last + LOOK_EVERY_MS - performance.now();
+  if (wait > 0) {
+    look.timer ??= setTimeout(() => {
+      look.timer = null;
+      requestLook();
+    }, wait);
+    return;
+  }
+  look = { ...look, busy: true, again: false, last: performance.now() };
+  send('look', { image: pad.isBlank() ? null : pad.imageData() });
 }
 
 // Teaching it the user's handwriting: examples and fine-tuning.
@@ -358,6 +390,7 @@ const handlers = {
   },
   progress({ progress }) {
     showProgress(progress);
+    requestLook();
   },
   paused() {
     $('train-status').textContent = 'Paused.';
@@ -429,6 +462,11 @@ const handlers = {
     predicting = false;
     if (drawingChanged) requestPrediction();
   },
+  inside(message) {
+    inside.show(message);
+    look.busy = false;
+    if (look.again) requestLook();
+  },
   downloaded({ bytes }) {
     $('checkpoint-status').textContent = `Checkpoint downloaded (${(bytes / 1024).toFixed(0)} KB).`;
   },
@@ -443,6 +481,7 @@ const handlers = {
   },
   error({ message, cmd }) {
     if (cmd === 'predict') predicting = false;
+    if (cmd === 'look') look.busy = false;
     if (['add-example', 'remove-example', 'fine-tune', 'undo-fine-tune'].includes(cmd)) {
       teach.busy = false;
       updateTeach();
@@ -467,9 +506,18 @@ function main() {
   window.addEventListener('unhandledrejection', (e) => showError(e.reason?.message ?? e.reason));
 
   pad = createDrawPad($('pad'), requestPrediction);
+  inside = createInside({
+    root: $('inside'),
+    model: $('inside-model'),
+    layers: $('inside-layers'),
+    filters: $('inside-filters'),
+    detail: $('inside-detail'),
+  });
+  $('inside').addEventListener('toggle', requestLook);
   $('clear').addEventListener('click', () => {
     pad.clear();
     clearPrediction();
+    requestLook();
   });
   $('undo').addEventListener('click', () => {
     if (pad.undo()) requestPrediction();

@@ -6,11 +6,11 @@
 // The user's examples and the fine-tuned model are saved with the run.
 //   page -> run: send(cmd, data), cmd: 'start'|'train'|'resume'|'pause'|'unpause'|'stop'|
 //                'predict'|'download'|'load'|'pretrained'|'discard'|'add-example'|
-//                'remove-example'|'fine-tune'|'undo-fine-tune'
+//                'remove-example'|'fine-tune'|'undo-fine-tune'|'look'
 //   run -> page: report(status, data), status: 'defaults'|'download'|'ready'|'backend'|'saved'|
 //                'training'|'progress'|'paused'|'resumed'|'evaluating'|'evaluated'|
 //                'finished'|'autosaved'|'prediction'|'loaded'|'device-lost'|'examples'|
-//                'example-added'|'fine-tuning'|'fine-tuned'|'fine-tune-undone'|'error'
+//                'example-added'|'fine-tuning'|'fine-tuned'|'fine-tune-undone'|'inside'|'error'
 
 import init, { LeNet, PRETRAINED_MODEL } from '../pkg/index.js';
 
@@ -272,6 +272,18 @@ export function createRun(report) {
     post('prediction', await lenet.predictImage(image));
   }
 
+  /** Sends what the model in use makes of `image` (each layer's output; none for no image),
+   * its filters, and which model it is. */
+  async function look({ image }) {
+    if (!lenet) throw new Error('the model is still starting');
+    const [model, layers, filters] = await Promise.all([
+      lenet.modelInUse(),
+      image ? lenet.activations(image) : null,
+      lenet.filters(),
+    ]);
+    post('inside', { model, layers, filters });
+  }
+
   async function download() {
     const { bytes } = await lenet.save(DOWNLOAD);
     post('downloaded', { bytes });
@@ -296,6 +308,7 @@ export function createRun(report) {
     train,
     resume,
     predict,
+    look,
     download,
     load,
     pretrained: () => load({ source: PRETRAINED_MODEL, name: 'the pretrained model' }),

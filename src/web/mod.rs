@@ -22,6 +22,7 @@ use crate::{
     device::{Backend, BackendRequest, ComputeDevice},
     drawpad::{self, Ink},
     finetune::{FineTuneConfig, FineTuneProgress},
+    inference::LayerView,
     metrics::top,
     optimizer::OptimizerKind,
     saved::Location,
@@ -178,9 +179,7 @@ export type Evaluation = EvaluationReport;
 
 /** A drawing labelled with the digit it shows, for `addExamples()`. */
 export interface ExampleInput {
-  /** A drawing as `predictImage()` takes it, or its 784 grey levels as `Dataset` holds them
-   * (bytes 0-255 in a `Uint8Array`, fractions 0-1 in any other array). */
-  image: ImageSource | Uint8Array | Float32Array | ArrayLike<number>;
+  image: ImageInput;
   /** The digit 0-9. */
   label: number;
 }
@@ -199,6 +198,21 @@ export interface FineTuneOptions extends FineTuneConfig {
   signal?: AbortSignal;
   /** Called after every step. Fine-tuning waits for a returned promise. */
   onStep?: (progress: FineTuneProgress) => void | Promise<void>;
+}
+
+/** A drawing as `predictImage()` takes it, or its 784 grey levels (bytes 0-255 in a
+ * `Uint8Array`, fractions 0-1 in any other array), for `addExamples()` and `activations()`. */
+export type ImageInput = ImageSource | Uint8Array | Float32Array | ArrayLike<number>;
+
+/** One layer's values (`activations()`) or kernels (`filters()`). */
+export interface LayerView {
+  /** conv1, pool1, conv2, pool2, fc1, fc2, logits or probabilities. */
+  layer: string;
+  /** Its dimensions: [maps, height, width] or [units] for activations, [output maps, input
+   * maps, height, width] for filters. */
+  shape: number[];
+  /** Its values, row-major. */
+  values: Float32Array;
 }
 
 /** Where `loadMnist()` fetches the four IDX files (gzipped or not). */
@@ -618,6 +632,35 @@ impl LeNet {
         Ok(prediction.into())
     }
 
+    /// What each layer of the model in use gives for an image (see `ImageInput`; a drawing is
+    /// prepared as `predictImage()` prepares it), in order: conv1 (6 maps of 28x28), pool1 (6
+    /// of 14x14), conv2 (16 of 10x10), pool2 (16 of 5x5), fc1 (120), fc2 (84), logits and
+    /// probabilities (10). The convolutions and fully connected layers after their ReLU. The
+    /// same forward pass as `predict()`, on the same backend.
+    #[wasm_bindgen(unchecked_return_type = "LayerView[]")]
+    pub async fn activations(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ImageInput")] image: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PredictImageOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let image = image_levels(&image, ink_of(&options))?;
+        layer_views(self.session.lock().await.activations(&image).await?)
+    }
+
+    /// The convolution kernels of the model in use: conv1's (shape [6, 1, 5, 5]) and conv2's
+    /// ([16, 6, 5, 5]).
+    #[wasm_bindgen(unchecked_return_type = "LayerView[]")]
+    pub async fn filters(&self) -> Result<JsValue, JsValue> {
+        layer_views(self.session.lock().await.filters().await?)
+    }
+
+    /// Which model answers `predict()`, `activations()` and `filters()`: fresh, the run's or
+    /// the loaded one, how far trained, fine-tuned or not, and in words.
+    #[wasm_bindgen(js_name = modelInUse, unchecked_return_type = "ModelInUse")]
+    pub async fn model_in_use(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(&self.session.lock().await.model_in_use())?)
+    }
+
     /// Adds drawings labelled with the digits they show to the examples that `fineTune()`
     /// teaches (see `ExampleInput`; drawings dark on light unless `options.lightOnDark`), all
     /// or none. They are saved with the model. Resolves to how many examples there are now (at
@@ -638,17 +681,7 @@ impl LeNet {
         let mut images = Vec::new();
         let mut labels = Vec::new();
         for (i, example) in js_sys::Array::from(&examples).iter().enumerate() {
-            let image = get(&example, "image");
-            let levels = if image.is_instance_of::<Uint8Array>()
-                || image.is_instance_of::<js_sys::Uint8ClampedArray>()
-            {
-                let bytes = Uint8Array::new(&image).to_vec();
-                bytes.iter().map(|&b| b as f32 / 255.0).collect()
-            } else if get(&image, "length").as_f64().is_some() {
-                Float32Array::new(&image).to_vec()
-            } else {
-                drawing_levels(&image, ink)?
-            };
+            let levels = image_levels(&get(&example, "image"), ink)?;
             if levels.len() != IMAGE_PIXELS {
                 return Err(error(
                     ErrorKind::Dataset,
@@ -892,6 +925,32 @@ fn ink_of(options: &JsValue) -> Ink {
         Some(true) => Ink::LightOnDark,
         _ => Ink::DarkOnLight,
     }
+}
+
+/// The grey levels (0-1) of an `ImageInput`: bytes, numbers, or the digit drawn in an
+/// `ImageSource`.
+fn image_levels(image: &JsValue, ink: Ink) -> Result<Vec<f32>, JsValue> {
+    if image.is_instance_of::<Uint8Array>() || image.is_instance_of::<js_sys::Uint8ClampedArray>() {
+        Ok(Uint8Array::new(image).to_vec().iter().map(|&b| b as f32 / 255.0).collect())
+    } else if get(image, "length").as_f64().is_some() {
+        Ok(Float32Array::new(image).to_vec())
+    } else {
+        drawing_levels(image, ink)
+    }
+}
+
+/// The layers' values as `LayerView` objects.
+fn layer_views(views: Vec<LayerView>) -> Result<JsValue, JsValue> {
+    let list = js_sys::Array::new();
+    for view in views {
+        let item = Object::new();
+        Reflect::set(&item, &"layer".into(), &view.layer.into())?;
+        let shape: js_sys::Array = view.shape.iter().map(|&d| JsValue::from(d)).collect();
+        Reflect::set(&item, &"shape".into(), &shape)?;
+        Reflect::set(&item, &"values".into(), &Float32Array::from(&view.values[..]))?;
+        list.push(&item);
+    }
+    Ok(list.into())
 }
 
 /// The 784 grey levels (0-1) of the digit drawn in `source` (see `ImageSource`), as MNIST was

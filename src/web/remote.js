@@ -12,6 +12,7 @@ const METHODS = [
   'setBackend', 'loadMnist', 'loadTrainingSet', 'loadTestSet', 'testImage', 'train', 'resume', 'evaluate',
   'predict', 'predictBatch', 'predictImage', 'saveCheckpoint', 'save', 'loadCheckpoint',
   'addExamples', 'examples', 'removeExample', 'clearExamples', 'fineTune', 'undoFineTune',
+  'activations', 'filters', 'modelInUse',
 ];
 
 export class RemoteLeNet {

@@ -178,6 +178,17 @@ test('the package gives named errors, own data, batch and image predictions, sav
     assert.ok(f.blobLoaded);
     assert.match(f.pretrained.url, /\/assets\/lenet5-mnist-pretrained-[\w-]+\.ckpt$/, 'the bundle ships the pretrained model');
     assert.deepEqual([f.pretrained.digit, f.pretrained.epochs], [1, 2], 'the pretrained model reads the 1');
+    // Looking inside: every layer in order with its shape, the same forward pass as the
+    // prediction, from a canvas or its grey levels; the filters; which model it is.
+    assert.deepEqual(f.look.layers, [
+      'conv1 6x28x28 4704', 'pool1 6x14x14 1176', 'conv2 16x10x10 1600', 'pool2 16x5x5 400',
+      'fc1 120 120', 'fc2 84 84', 'logits 10 10', 'probabilities 10 10',
+    ]);
+    assert.ok(f.look.lastIsPredict, 'the last layer is what predictImage() gives');
+    assert.ok(f.look.sameFromLevels, 'the drawing and its 784 grey levels give the same layers');
+    assert.deepEqual(f.look.filters, ['conv1 6x1x5x5 150', 'conv2 16x6x5x5 2400']);
+    assert.match(f.look.model, /^the run's model, trained for 1 epoch$/);
+    assert.equal(f.look.fresh, 'a fresh model, untrained');
     // Teaching it: examples from a drawing and from grey levels, fine-tuning with a callback per
     // step, the examples and fine-tuned weights in a saved checkpoint, and Undo.
     const t = f.teach;
@@ -214,6 +225,7 @@ test('LeNet.create({ worker: true }) trains in the package\'s worker with callba
     assert.match(w.aborted, /^AbortError: /);
     assert.equal(w.stepsAfterAbort, 0, 'no step runs after the signal aborts');
     assert.ok(w.sameAsInThread, 'a canvas crosses to the worker as its pixels, and the worker\'s model predicts as the same checkpoint does in the app\'s thread');
+    assert.ok(w.lookedInWorker, 'activations() of a canvas cross to the worker too');
     assert.match(w.badCheckpoint, /^CheckpointError: this is not a LeNet-5 checkpoint file$/);
     assert.equal(w.loadedInWorker, w.digit, 'LeNet.load(url, { worker: true }) predicts as the model saved');
     assert.match(w.afterFree, /freed/);

@@ -9,6 +9,7 @@ import init, {
   type DownloadProgress,
   type EpochReport,
   type FineTuneReport,
+  type LayerView,
   type SavedModel,
   version,
   type MnistCounts,
@@ -281,6 +282,9 @@ export interface Features {
   fileLoaded: number;
   downloaded: SavedModel;
   probabilities: number[];
+  /** Each layer for the drawing, from the canvas and from its grey levels, the filters, and
+   * which model they are from (a fresh one first). */
+  look: { layers: string[]; lastIsPredict: boolean; sameFromLevels: boolean; filters: string[]; model: string; fresh: string };
   /** Examples added (a drawing and grey levels), fine-tuned on, listed and undone. */
   teach: { held: number; steps: number[]; report: FineTuneReport; labels: number[]; saved: { examples: number; fineTuned: boolean }; undone: boolean; again: boolean; blank: string; badLabel: string };
 }
@@ -383,6 +387,20 @@ async function checkFeatures(): Promise<Features> {
   const lightOnDarkDigit = (await lenet.predictImage(dark, { lightOnDark: true })).digit;
   const darkReadAsLight = await errorName(lenet.predictImage(canvas, { lightOnDark: true }).then((p) => p.digit));
 
+  const shape = (views: LayerView[]) => views.map((v) => `${v.layer} ${v.shape.join('x')} ${v.values.length}`);
+  const seen = await lenet.predictImage(canvas);
+  const layers = await lenet.activations(canvas);
+  const fromLevels = await lenet.activations(seen.image);
+  const fresh = await LeNet.create('cpu');
+  const look = {
+    layers: shape(layers),
+    lastIsPredict: layers[7].values.every((p, i) => p === seen.probabilities[i]),
+    sameFromLevels: fromLevels.every((view, i) => view.values.every((v, j) => v === layers[i].values[j])),
+    filters: shape(await lenet.filters()),
+    model: (await lenet.modelInUse()).description,
+    fresh: (await fresh.modelInUse()).description,
+  };
+  fresh.free();
   const saved = await lenet.save('indexeddb://consumer-model', { metadata: { note: 'kept' } });
   const listed = (await LeNet.listSaved()).map((m) => m.name);
   const full = await lenet.saveCheckpoint();
@@ -454,6 +472,7 @@ async function checkFeatures(): Promise<Features> {
     saved,
     listed,
     weightsOnlySmaller: weightsOnly.length < full.length / 2,
+    look,
     urlLoaded: {
       progressCalls: urlProgress,
       samePrediction: urlPrediction.probabilities.every((p, i) => p === mine.probabilities[i]),
@@ -493,6 +512,8 @@ export interface InWorker {
   stepsAfterAbort: number;
   digit: number;
   sameAsInThread: boolean;
+  /** `activations()` of the canvas in the worker: its last layer, against the prediction. */
+  lookedInWorker: boolean;
   badCheckpoint: string;
   loadedInWorker: number;
   afterFree: string;
@@ -537,6 +558,7 @@ async function checkWorker(): Promise<InWorker> {
   const canvas = document.getElementById('digit') as HTMLCanvasElement;
   drawOne(canvas);
   const inWorker = await lenet.predictImage(canvas);
+  const lookedInWorker = (await lenet.activations(canvas))[7].values.every((p, i) => p === inWorker.probabilities[i]);
   const inThread = await LeNet.create('cpu');
   await inThread.loadCheckpoint(await lenet.saveCheckpoint());
   const here = await inThread.predictImage(canvas);
@@ -558,6 +580,7 @@ async function checkWorker(): Promise<InWorker> {
     stepsAfterAbort,
     digit: inWorker.digit,
     sameAsInThread: inWorker.probabilities.every((p, i) => p === here.probabilities[i]),
+    lookedInWorker,
     badCheckpoint,
     loadedInWorker,
     afterFree,

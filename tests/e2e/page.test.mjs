@@ -136,6 +136,12 @@ test('SGD with augmentation pauses, resumes and stops; the draw pad answers whil
     await draw(page, [[140, 40], [138, 140], [136, 240]]);
     await prediction(page);
     assert.ok((await step()) < 938, 'the prediction came while training was still running');
+    // "Look inside" follows the weights as training goes on.
+    const shown = () => page.textContent('#inside-model');
+    await page.waitForFunction(() => /^Showing the run's model after [\d,]+ of 938 steps\.$/.test(document.querySelector('#inside-model').textContent));
+    const first = await shown();
+    await page.waitForFunction((was) => document.querySelector('#inside-model').textContent !== was, first, { timeout: 10_000 });
+    assert.match(await shown(), /^Showing the run's model after [\d,]+ of 938 steps\.$/);
 
     await page.click('#pause');
     await waitForState(page, 'paused', 10_000);
@@ -248,11 +254,36 @@ test('the pretrained model, trained natively data-parallel, answers the draw pad
   try {
     const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`);
     await waitForState(page, 'ready', 120_000);
+    // Before any training, "Look inside" shows the fresh model's filters, and no layers yet.
+    await page.waitForFunction(() => document.querySelector('#inside-model').textContent === 'Showing a fresh model, untrained.');
+    assert.deepEqual(await filterCounts(page), { conv1: 6, conv2: 16 });
+    assert.equal(await page.locator('#inside-layers canvas').count(), 0);
+    const freshFilters = await pixelsOf(page, '#inside-filters canvas');
+
     await page.click('#pretrained');
     await page.waitForFunction(() => /^Loaded the pretrained model: A model trained for 2 epochs/.test(document.querySelector('#checkpoint-status').textContent), null, { timeout: 30_000 });
     await page.waitForFunction(() => /^(9[89]|100)\./.test(document.querySelector('#test-accuracy').textContent), null, { timeout: 60_000 });
     assert.match(await page.textContent('#train-status'), /^The model in use gets (9[89]|100)\.\d+% of the test images right\. Draw a digit below/);
     for (const [stroke, digit] of [[ONE, '1'], [SEVEN, '7']]) assert.equal(await drawn(page, [stroke]), digit);
+
+    // "Look inside" shows the loaded model's every layer for the 7, and changes with the drawing.
+    await page.waitForFunction(() => document.querySelector('#inside-model').textContent === 'Showing the loaded model, trained for 2 epochs.');
+    assert.notDeepEqual(await pixelsOf(page, '#inside-filters canvas'), freshFilters, 'the loaded filters');
+    await page.waitForFunction(() => document.querySelectorAll('#inside-layers canvas.map').length === 44);
+    const maps = await page.$$eval('#inside-layers canvas.map', (all) => all.map((c) => `${c.dataset.layer} ${c.width}x${c.height}`));
+    const count = (layer, size) => maps.filter((m) => m === `${layer} ${size}`).length;
+    assert.deepEqual([count('conv1', '28x28'), count('pool1', '14x14'), count('conv2', '10x10'), count('pool2', '5x5')], [6, 6, 16, 16]);
+    assert.deepEqual(await page.$$eval('#inside-layers canvas.units', (all) => all.map((c) => c.dataset.layer)), ['fc1', 'fc2', 'logits', 'probabilities']);
+    await page.waitForTimeout(600); // the last look, for the finished 7
+    const seven = await pixelsOf(page, '#inside-layers canvas');
+    assert.equal(await drawn(page, [ONE]), '1');
+    await page.waitForFunction((was) => {
+      const now = [...document.querySelectorAll('#inside-layers canvas')].map((c) => c.toDataURL());
+      return now.length === was.length && now.filter((url, i) => url !== was[i]).length >= now.length / 2;
+    }, seven, { timeout: 10_000 });
+    // Pointing at a map says its layer, channel and value range.
+    await page.hover('#inside-layers canvas.map[data-layer="conv2"] >> nth=2');
+    assert.match(await page.textContent('#inside-detail'), /^conv2, map 3 of 16: values \d+\.\d\d to \d+\.\d\d$/);
     await page.screenshot({ path: `${ARTIFACTS}/pretrained.png`, fullPage: true });
     // Training from scratch is still the main path.
     assert.equal(await page.isDisabled('#train'), false);
@@ -261,6 +292,13 @@ test('the pretrained model, trained natively data-parallel, answers the draw pad
     await browser.close();
   }
 });
+
+/** How many filters "Look inside" shows per layer. */
+const filterCounts = (page) =>
+  page.$$eval('#inside-filters canvas.filter', (all) => all.reduce((n, c) => ({ ...n, [c.dataset.layer]: (n[c.dataset.layer] ?? 0) + 1 }), {}));
+
+/** The pixels of the canvases `selector` finds, as data URLs. */
+const pixelsOf = (page, selector) => page.$$eval(selector, (all) => all.map((c) => c.toDataURL()));
 
 /** Draws `strokes` on a cleared pad, moved by `dx` and `dy` and scaled by `scale` about the
  * pad's centre, and returns the prediction. */
