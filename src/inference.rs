@@ -91,7 +91,7 @@ pub async fn predict_batch(model: &LeNet5, images: &[f32]) -> Result<Vec<f32>, I
     let device = model_device(&model);
     let batches: Vec<Tensor<2>> = images
         .chunks(EVAL_BATCH * IMAGE_PIXELS)
-        .map(|chunk| model.probabilities(images(chunk, &device)))
+        .map(|chunk| model.probabilities(batch_of(chunk, &device)))
         .collect();
     Ok(Tensor::cat(batches, 0)
         .into_data_async()
@@ -115,25 +115,22 @@ pub struct LayerView {
 /// What each layer of `model` gives for one image (784 grey levels from 0 to 1, as for
 /// [`predict`]), in order: conv1, pool1, conv2, pool2, fc1, fc2, logits and probabilities,
 /// without the batch dimension. The same forward pass as [`predict`]'s, read back at once.
-pub async fn activations(
-    model: &LeNet5,
-    image: &[f32],
-) -> Result<Vec<LayerView>, InferenceError> {
+pub async fn activations(model: &LeNet5, image: &[f32]) -> Result<Vec<LayerView>, InferenceError> {
     if image.len() != IMAGE_PIXELS {
         return Err(InferenceError::ImageSize(image.len()));
     }
     let model = model.valid();
-    let layers = model.layers(images(image, &model_device(&model)));
+    let layers = model.layers(batch_of(image, &model_device(&model)));
     let probabilities = softmax(layers.logits.clone(), 1);
     read_back(vec![
-        flat("conv1", layers.conv1.squeeze_dim(0)),
-        flat("pool1", layers.pool1.squeeze_dim(0)),
-        flat("conv2", layers.conv2.squeeze_dim(0)),
-        flat("pool2", layers.pool2.squeeze_dim(0)),
-        flat("fc1", layers.fc1.squeeze_dim(0)),
-        flat("fc2", layers.fc2.squeeze_dim(0)),
-        flat("logits", layers.logits.squeeze_dim(0)),
-        flat("probabilities", probabilities.squeeze_dim(0)),
+        flat("conv1", layers.conv1.squeeze_dim::<3>(0)),
+        flat("pool1", layers.pool1.squeeze_dim::<3>(0)),
+        flat("conv2", layers.conv2.squeeze_dim::<3>(0)),
+        flat("pool2", layers.pool2.squeeze_dim::<3>(0)),
+        flat("fc1", layers.fc1.squeeze_dim::<1>(0)),
+        flat("fc2", layers.fc2.squeeze_dim::<1>(0)),
+        flat("logits", layers.logits.squeeze_dim::<1>(0)),
+        flat("probabilities", probabilities.squeeze_dim::<1>(0)),
     ])
     .await
 }
@@ -146,7 +143,10 @@ pub async fn filters(model: &LeNet5) -> Result<Vec<LayerView>, InferenceError> {
 }
 
 /// A layer's values flattened, with its name and shape.
-fn flat<const D: usize>(layer: &'static str, values: Tensor<D>) -> (&'static str, Vec<usize>, Tensor<1>) {
+fn flat<const D: usize>(
+    layer: &'static str,
+    values: Tensor<D>,
+) -> (&'static str, Vec<usize>, Tensor<1>) {
     (layer, values.dims().to_vec(), values.reshape([-1]))
 }
 
@@ -180,7 +180,7 @@ async fn read_back(
 
 /// Images of 784 grey levels from 0 to 1 each, laid end to end, as a batch normalised as the
 /// training images were (0-255 grey levels, then [`normalize`]).
-fn images(grey_levels: &[f32], device: &Device) -> Tensor<4> {
+fn batch_of(grey_levels: &[f32], device: &Device) -> Tensor<4> {
     let pixels: Vec<f32> = grey_levels
         .iter()
         .map(|&v| normalize((v.clamp(0.0, 1.0) * 255.0).round() as u8))
@@ -211,7 +211,13 @@ mod tests {
     fn layers_of_a_stroke() -> (LeNet5, Vec<f32>, Vec<LayerView>) {
         let model = LeNet5Config::new().init(&Device::flex(), 7);
         let image: Vec<f32> = (0..IMAGE_PIXELS)
-            .map(|i| if (i / IMAGE_SIDE).abs_diff(i % IMAGE_SIDE) < 3 { 1.0 } else { 0.0 })
+            .map(|i| {
+                if (i / IMAGE_SIDE).abs_diff(i % IMAGE_SIDE) < 3 {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let layers = block_on(activations(&model, &image)).unwrap();
         (model, image, layers)
@@ -220,10 +226,8 @@ mod tests {
     #[test]
     fn activations_are_every_layer_in_order_with_its_shape() {
         let (_, _, layers) = layers_of_a_stroke();
-        let shapes: Vec<(&str, Vec<usize>)> = layers
-            .iter()
-            .map(|l| (l.layer, l.shape.clone()))
-            .collect();
+        let shapes: Vec<(&str, Vec<usize>)> =
+            layers.iter().map(|l| (l.layer, l.shape.clone())).collect();
         assert_eq!(
             shapes,
             [
@@ -239,7 +243,11 @@ mod tests {
         );
         for layer in &layers {
             assert_eq!(layer.values.len(), layer.shape.iter().product::<usize>());
-            assert!(layer.values.iter().all(|v| v.is_finite()), "{}", layer.layer);
+            assert!(
+                layer.values.iter().all(|v| v.is_finite()),
+                "{}",
+                layer.layer
+            );
         }
     }
 
@@ -254,7 +262,9 @@ mod tests {
     fn each_pool_is_the_maximum_of_its_windows_of_the_convolution_before_it() {
         let (_, _, layers) = layers_of_a_stroke();
         for (conv, pool) in [(&layers[0], &layers[1]), (&layers[2], &layers[3])] {
-            let [maps, side, _] = conv.shape[..] else { unreachable!() };
+            let [maps, side, _] = conv.shape[..] else {
+                unreachable!()
+            };
             let half = side / 2;
             let at = |map: usize, y: usize, x: usize| conv.values[(map * side + y) * side + x];
             for map in 0..maps {
@@ -293,7 +303,11 @@ mod tests {
         assert_eq!(filters[0].shape, [6, 1, 5, 5]);
         assert_eq!(filters[1].layer, "conv2");
         assert_eq!(filters[1].shape, [16, 6, 5, 5]);
-        let weights = model.filters()[1].clone().into_data().to_vec::<f32>().unwrap();
+        let weights = model.filters()[1]
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(filters[1].values, weights);
     }
 }

@@ -194,7 +194,10 @@ fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
     );
     assert_eq!(
         in_use(&session),
-        (ModelSource::Run, "the run's model after 3 of 4 steps".into())
+        (
+            ModelSource::Run,
+            "the run's model after 3 of 4 steps".into()
+        )
     );
     assert_eq!(
         train(&session, Start::New(config(1)), &Caller::default()),
@@ -204,11 +207,14 @@ fn the_model_in_use_is_the_run_then_the_checkpoint_loaded() {
     assert_ne!(trained, fresh, "the run's model answers");
     assert_eq!(
         in_use(&session),
-        (ModelSource::Run, "the run's model, trained for 1 epoch".into())
+        (
+            ModelSource::Run,
+            "the run's model, trained for 1 epoch".into()
+        )
     );
     // The layers it shows are those of the model in use: the last is its prediction.
-    let layers = block_on(async { session.lock().await.activations(&[0.5; IMAGE_PIXELS]).await })
-        .unwrap();
+    let layers =
+        block_on(async { session.lock().await.activations(&[0.5; IMAGE_PIXELS]).await }).unwrap();
     assert_eq!(layers.last().unwrap().values, trained);
 
     let saved = checkpoint_of(&session).unwrap().to_bytes();

@@ -251,21 +251,24 @@ function requestPrediction() {
 // Look inside: each layer's output for the drawing, and the filters, following the drawing and
 // the weights as training goes on.
 
-/** The least time between two looks: at most four a second, so training loses under 5% of its
- * speed (docs/performance.md). */
+/** The least time between two looks: four a second while the drawing changes; two a second while
+ * training changes the weights, which costs training about 2% of its speed (four cost 4%:
+ * docs/performance.md). */
 const LOOK_EVERY_MS = 250;
+const LOOK_WHILE_TRAINING_MS = 500;
 let inside;
 let look = { busy: false, again: false, last: -Infinity, timer: null };
 
-/** Asks the run for a look at the drawing now, or as soon as the last one is shown and
- * LOOK_EVERY_MS has passed; nothing while the panel is closed. */
+/** Asks the run for a look at the drawing now, or as soon as the last one is shown and enough
+ * time has passed; nothing while the panel is closed. */
 function requestLook() {
   if (!inside.isOpen() || !state() || state() === 'starting') return;
   if (look.busy) {
     look.again = true;
     return;
   }
-  const wait = look.last + LOOK_EVERY_MS - performance.now();
+  const training = state() === 'training';
+  const wait = look.last + (training ? LOOK_WHILE_TRAINING_MS : LOOK_EVERY_MS) - performance.now();
   if (wait > 0) {
     look.timer ??= setTimeout(() => {
       look.timer = null;

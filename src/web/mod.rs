@@ -931,7 +931,11 @@ fn ink_of(options: &JsValue) -> Ink {
 /// `ImageSource`.
 fn image_levels(image: &JsValue, ink: Ink) -> Result<Vec<f32>, JsValue> {
     if image.is_instance_of::<Uint8Array>() || image.is_instance_of::<js_sys::Uint8ClampedArray>() {
-        Ok(Uint8Array::new(image).to_vec().iter().map(|&b| b as f32 / 255.0).collect())
+        Ok(Uint8Array::new(image)
+            .to_vec()
+            .iter()
+            .map(|&b| b as f32 / 255.0)
+            .collect())
     } else if get(image, "length").as_f64().is_some() {
         Ok(Float32Array::new(image).to_vec())
     } else {
@@ -947,7 +951,11 @@ fn layer_views(views: Vec<LayerView>) -> Result<JsValue, JsValue> {
         Reflect::set(&item, &"layer".into(), &view.layer.into())?;
         let shape: js_sys::Array = view.shape.iter().map(|&d| JsValue::from(d)).collect();
         Reflect::set(&item, &"shape".into(), &shape)?;
-        Reflect::set(&item, &"values".into(), &Float32Array::from(&view.values[..]))?;
+        Reflect::set(
+            &item,
+            &"values".into(),
+            &Float32Array::from(&view.values[..]),
+        )?;
         list.push(&item);
     }
     Ok(list.into())
