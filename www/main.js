@@ -251,11 +251,9 @@ function requestPrediction() {
 // Look inside: each layer's output for the drawing, and the filters, following the drawing and
 // the weights as training goes on.
 
-/** The least time between two looks: four a second while the drawing changes; two a second while
- * training changes the weights, which costs training about 2% of its speed (four cost 4%:
- * docs/performance.md). */
+/** The least time between two looks: at most four a second. While a run trains, the run does each
+ * at its next read-back of the loss (www/run.js), which paces them further. */
 const LOOK_EVERY_MS = 250;
-const LOOK_WHILE_TRAINING_MS = 500;
 let inside;
 let look = { busy: false, again: false, last: -Infinity, timer: null };
 
@@ -267,8 +265,7 @@ function requestLook() {
     look.again = true;
     return;
   }
-  const training = state() === 'training';
-  const wait = look.last + (training ? LOOK_WHILE_TRAINING_MS : LOOK_EVERY_MS) - performance.now();
+  const wait = look.last + LOOK_EVERY_MS - performance.now();
   if (wait > 0) {
     look.timer ??= setTimeout(() => {
       look.timer = null;

@@ -58,6 +58,10 @@ export function createRun(report) {
   let paused = null; // while paused: {promise, resume}
   /** True while the model in use is fine-tuned on the examples. */
   let fineTuned = false;
+  /** While a run trains: the look the page asked for last, done at the run's next read-back of
+   * its loss. The device has no work queued then; a look between two other steps would make
+   * WebGPU finish every step queued first, a stall in the middle of the run's queue. */
+  let lookWanted = null;
 
   function emptyHistory() {
     return { steps: [], loss: [], accuracy: [], epochs: [] };
@@ -161,6 +165,12 @@ export function createRun(report) {
     // Returns a promise (training waits for it) only while saving or paused.
     const onStep = (p) => {
       last = p;
+      // A look the page asked for, at a read-back; training waits for its values (a few
+      // milliseconds).
+      if (p.loss !== undefined && lookWanted) return lookNow(takeLook()).then(() => afterStep(p));
+      return afterStep(p);
+    };
+    const afterStep = (p) => {
       const now = performance.now();
       // (After a lost GPU device the run goes back a few steps.)
       if (mark && p.loss !== undefined && p.imagesSeen > mark.images) {
@@ -188,6 +198,7 @@ export function createRun(report) {
       if (!paused) return undefined;
       mark = null;
       post('paused'); // only now: the step that was running when Pause came has ended
+      if (lookWanted) lookNow(takeLook());
       return paused.promise;
     };
     const onEpoch = async ({ epoch, step, evaluation }) => {
@@ -203,6 +214,7 @@ export function createRun(report) {
       if (!controller.signal.aborted) throw e;
     } finally {
       controller = null;
+      if (lookWanted) lookNow(takeLook());
     }
     if (last && last.step !== lastEvaluated) {
       post('evaluating');
@@ -273,15 +285,33 @@ export function createRun(report) {
   }
 
   /** Sends what the model in use makes of `image` (each layer's output; none for no image),
-   * its filters, and which model it is. */
+   * its filters, and which model it is: now, or while a run trains, at its next read-back. */
   async function look({ image }) {
     if (!lenet) throw new Error('the model is still starting');
-    const [model, layers, filters] = await Promise.all([
-      lenet.modelInUse(),
-      image ? lenet.activations(image) : null,
-      lenet.filters(),
-    ]);
-    post('inside', { model, layers, filters });
+    if (controller && !paused) lookWanted = { image };
+    else await lookNow({ image });
+  }
+
+  /** The look wanted, no longer wanted. */
+  function takeLook() {
+    const wanted = lookWanted;
+    lookWanted = null;
+    return wanted;
+  }
+
+  /** Does a look; resolves once its values are read, before the page draws them (a run waiting
+   * for it goes on meanwhile). A failure is reported as the look's. */
+  async function lookNow({ image }) {
+    try {
+      const [model, layers, filters] = await Promise.all([
+        lenet.modelInUse(),
+        image ? lenet.activations(image) : null,
+        lenet.filters(),
+      ]);
+      setTimeout(() => post('inside', { model, layers, filters }));
+    } catch (e) {
+      post('error', { message: e?.message ?? String(e), cmd: 'look' });
+    }
   }
 
   async function download() {
