@@ -8,7 +8,8 @@
 //!   [`metrics`], [`schedule`], [`drawpad`], [`device`] (the backend choice), [`saved`] (where a
 //!   model is saved or loaded from);
 //! - [`optimizer`] (Adam and SGD and their state), then [`config`] (a run's settings);
-//! - [`checkpoint`] (a run saved as bytes), [`inference`] (evaluation and prediction);
+//! - [`checkpoint`] (a run saved as bytes), [`inference`] (evaluation, prediction, and each
+//!   layer's output for an image);
 //! - [`training`] (the step-at-a-time loop), then [`calibration`] (`auto` by measurement) and
 //!   [`finetune`] (teaching the model the user's own examples);
 //! - [`session`] (what a user holds between calls, and its rules), [`native`] (the native
