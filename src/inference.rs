@@ -57,11 +57,7 @@ pub async fn evaluate(
             model.probabilities(images)
         })
         .collect();
-    let values: Vec<f32> = Tensor::cat(batches, 0)
-        .into_data_async()
-        .await?
-        .iter::<f32>()
-        .collect();
+    let values = read_values(batches).await?;
     let probabilities: Vec<[f32; NUM_CLASSES]> = values
         .chunks_exact(NUM_CLASSES)
         .map(|p| p.try_into().expect("chunks of NUM_CLASSES"))
@@ -93,11 +89,7 @@ pub async fn predict_batch(model: &LeNet5, images: &[f32]) -> Result<Vec<f32>, I
         .chunks(EVAL_BATCH * IMAGE_PIXELS)
         .map(|chunk| model.probabilities(batch_of(chunk, &device)))
         .collect();
-    Ok(Tensor::cat(batches, 0)
-        .into_data_async()
-        .await?
-        .iter::<f32>()
-        .collect())
+    read_values(batches).await
 }
 
 /// One layer's values, as [`activations`] and [`filters`] give them.
@@ -158,11 +150,7 @@ async fn read_back(
         .into_iter()
         .map(|(layer, shape, values)| ((layer, shape), values))
         .unzip();
-    let values: Vec<f32> = Tensor::cat(tensors, 0)
-        .into_data_async()
-        .await?
-        .iter::<f32>()
-        .collect();
+    let values = read_values(tensors).await?;
     let mut rest = values.as_slice();
     Ok(names
         .into_iter()
@@ -175,6 +163,16 @@ async fn read_back(
                 values: values.to_vec(),
             }
         })
+        .collect())
+}
+
+/// The values of `tensors`, joined along their first dimension, read back from the device in one
+/// asynchronous transfer.
+async fn read_values<const D: usize>(tensors: Vec<Tensor<D>>) -> Result<Vec<f32>, InferenceError> {
+    Ok(Tensor::cat(tensors, 0)
+        .into_data_async()
+        .await?
+        .iter::<f32>()
         .collect())
 }
 
