@@ -162,7 +162,7 @@ export function createRun(report) {
     let last = null;
     let lastEvaluated = null;
     let lastSaved = performance.now();
-    // Returns a promise (training waits for it) only while saving or paused.
+    // Returns a promise (training waits for it) only while looking, saving or paused.
     const onStep = (p) => {
       last = p;
       // A look the page asked for, at a read-back; training waits for its values (a few
